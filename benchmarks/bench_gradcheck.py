@@ -1,0 +1,73 @@
+"""How much check_vjp costs: default (screen) vs full mode, on softmax.
+
+Prints wall time (best of several repeats), the number of calls to f and vjp,
+and ratios against a baseline measured in the same run: the full check with
+one f call per perturbed point (``batched=False``), which is how most
+gradient checkers evaluate finite differences.
+
+    python benchmarks/bench_gradcheck.py [--sizes 100 1000 4000] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from ils_ref import check_vjp, softmax, softmax_backward
+
+
+def vjp(x, dy):
+    return softmax_backward(dy, softmax(x))
+
+
+def vjp_broadcasting(x, dy):
+    # takes a stack of cotangents dy of shape (B, n): the checker then batches vjp calls too
+    return softmax_backward(dy, np.broadcast_to(softmax(x), np.shape(dy)))
+
+
+def best_time(fn, repeats: int):
+    best, result = float("inf"), None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 4000])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+
+    print(f"check_vjp on softmax of one row of n logits; best of {args.repeats}")
+    header = f"{'n':>6}  {'mode':<24} {'time [s]':>10} {'f calls':>8} {'vjp calls':>9} {'vs loop baseline':>17}"
+    print(header)
+    print("-" * len(header))
+    for n in args.sizes:
+        x = np.random.default_rng(0).normal(size=n)
+        modes = {
+            "default (screen)": dict(),
+            "full, batched f": dict(full=True),
+            "full, batched f + vjp": dict(full=True, vjp=vjp_broadcasting),
+        }
+        if n <= 1000:  # the baseline is O(n) calls; at 4000 it only takes long
+            modes["full, loop (baseline)"] = dict(full=True, batched=False)
+        timings = {}
+        for name, kwargs in modes.items():
+            reps = args.repeats if "loop" not in name else max(1, args.repeats // 5)
+            kwargs = dict(kwargs)
+            g = kwargs.pop("vjp", vjp)
+            t, report = best_time(lambda: check_vjp(softmax, g, x, **kwargs), reps)
+            assert report.ok, str(report)
+            timings[name] = (t, report)
+        base = timings.get("full, loop (baseline)", (None, None))[0]
+        for name, (t, report) in timings.items():
+            ratio = f"{base / t:>15.1f}x" if base else f"{'-':>16}"
+            print(f"{n:>6}  {name:<24} {t:>10.4f} {report.f_calls:>8} {report.vjp_calls:>9} {ratio}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""The ``ils-ref`` command line (also ``python -m ils_ref``).
+
+Exit codes: 0 success, 1 a check failed, 2 bad usage (argparse's convention).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+
+# Subcommands that later work will fill in.  They are listed in --help so the
+# command line's shape is visible now; running one says it is not available.
+_PLANNED = {
+    "reproduce": "reproduce the post's toy experiment 1 (figure, curves, summary table)",
+    "compare": "compare gradient estimators on a problem (bias, variance, cosine to the exact gradient)",
+    "vectors": "write reference vectors (JSON) for checking other implementations",
+    "check": "check another implementation MODULE:FUNCTION against the reference vectors",
+}
+
+
+def _selfcheck(args: argparse.Namespace) -> int:
+    from .selfcheck import run
+
+    results = run(seed=args.seed, full=args.full)
+    width = max(len(name) for name, _ in results)
+    print(f"{'backward pass'.ljust(width)}  verdict  mode          compared  max abs err  max rel err  f/vjp calls")
+    for name, report in results:
+        verdict = "ok" if report.ok else "FAILED"
+        print(
+            f"{name.ljust(width)}  {verdict:<7}  {report.mode:<12}  {report.n_compared:>8}  "
+            f"{report.max_abs_error:>11.2e}  {report.max_rel_error:>11.2e}  {report.f_calls}/{report.vjp_calls}"
+        )
+        if args.verbose or not report.ok:
+            print("\n".join("    " + line for line in str(report).splitlines()))
+    failed = [name for name, report in results if not report.ok]
+    print(f"{len(results) - len(failed)} of {len(results)} backward passes agree with finite differences")
+    return 1 if failed else 0
+
+
+def _planned(name: str):
+    def run(args: argparse.Namespace) -> int:
+        print(f"ils-ref {name}: not available in ils_ref {__version__} yet", file=sys.stderr)
+        return 2
+
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ils-ref",
+        description="Reference implementation of Intermediate Loss Sampling (ILS) and its rival estimators.",
+    )
+    parser.add_argument("--version", action="version", version=f"ils_ref {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "selfcheck",
+        help="check every hand-written backward pass against finite differences",
+        description="Run check_vjp on every backward pass of the package (seeded random inputs).",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the inputs and probes (default 0)")
+    p.add_argument("--full", action="store_true", help="compare full Jacobians instead of random projections")
+    p.add_argument("-v", "--verbose", action="store_true", help="print every report, not only failures")
+    p.set_defaults(run=_selfcheck)
+
+    for name, text in _PLANNED.items():
+        p = sub.add_parser(name, help=f"{text} [not yet available]", description=text)
+        p.set_defaults(run=_planned(name))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    return args.run(args)

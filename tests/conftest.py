@@ -1,0 +1,38 @@
+"""Shared test configuration: hypothesis profiles and array strategies.
+
+Profiles: ``ci`` (chosen when the environment has ``CI=true``) is
+derandomised, so CI never flakes, and has no deadline; ``dev`` (the default)
+explores with fresh random examples each run, also without deadline.
+"""
+
+import os
+
+import numpy as np
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    deadline=None,
+    max_examples=40,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ci" if os.environ.get("CI", "").lower() in ("1", "true", "yes") else "dev")
+
+
+def shapes(max_batch_axes: int = 3, max_batch: int = 3, min_k: int = 1, max_k: int = 50):
+    """Shapes ``(*batch, K)`` with 1..max_batch_axes batch axes."""
+    return st.tuples(
+        st.lists(st.integers(1, max_batch), min_size=1, max_size=max_batch_axes),
+        st.integers(min_k, max_k),
+    ).map(lambda t: tuple(t[0]) + (t[1],))
+
+
+def float_arrays(shape_strategy, low: float, high: float):
+    """float64 arrays of a drawn shape, entries in [low, high], no NaN/inf/subnormals."""
+    elements = st.floats(low, high, allow_nan=False, allow_infinity=False, allow_subnormal=False, width=64)
+    return shape_strategy.flatmap(lambda shape: hnp.arrays(np.float64, shape, elements=elements))
