@@ -80,11 +80,22 @@ def _kl_q(p):
 
 # p and q stay >= 0.05 so that x ± eps stays in the domain and the third
 # derivative (2p/q³ <= 1.6e4) keeps the central difference accurate.
-@given(float_arrays(shapes(max_batch_axes=2, max_batch=2, max_k=12), 0.05, 1.0), float_arrays(shapes(), 0.05, 1.0))
+@given(float_arrays(shapes(max_batch=2), 0.05, 1.0), float_arrays(shapes(), 0.05, 1.0))
 def test_kl_backward_matches_numerical_jacobian(p, q):
     q = np.resize(q, p.shape)
-    assert_backward_matches_fd(*_kl_p(q), p)
-    assert_backward_matches_fd(*_kl_q(p), q)
+
+    def stacked(a, dout):  # a (..., K) broadcast against a stack of cotangents dout (m, ...)
+        return np.broadcast_to(a, dout.shape + a.shape[-1:])
+
+    def vjp_p(x, dout):
+        return kl_divergence_backward(dout, stacked(x, dout), stacked(q, dout))[0]
+
+    def vjp_q(x, dout):
+        return kl_divergence_backward(dout, stacked(p, dout), stacked(x, dout))[1]
+
+    # forwards that broadcast over a leading axis of x, as the batched Jacobian needs
+    assert_backward_matches_fd(lambda x: kl_divergence(x, np.broadcast_to(q, x.shape)), vjp_p, p)
+    assert_backward_matches_fd(lambda x: kl_divergence(np.broadcast_to(p, x.shape), x), vjp_q, q)
 
 
 @given(float_arrays(shapes(), 0.05, 1.0), float_arrays(shapes(), 0.05, 1.0))

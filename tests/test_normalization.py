@@ -60,9 +60,12 @@ def _vjp(x, dy):
     return normalize_backward(dy, x)
 
 
-@given(float_arrays(shapes(max_batch_axes=2, max_batch=2, max_k=12), 0.1, 10.0))
+@given(float_arrays(shapes(max_batch=2), 0.1, 10.0))
 def test_normalize_backward_matches_numerical_jacobian(z):
-    assert_backward_matches_fd(normalize, _vjp, z)
+    def vjp_stacked(x, dy):  # dy: (m, *x.shape), one cotangent per output entry
+        return normalize_backward(dy, np.broadcast_to(x, dy.shape))
+
+    assert_backward_matches_fd(normalize, vjp_stacked, z)
 
 
 @given(float_arrays(shapes(), 0.1, 10.0))
