@@ -14,7 +14,6 @@ from . import __version__
 # command line's shape is visible now; running one says it is not available.
 _PLANNED = {
     "reproduce": "reproduce the post's toy experiment 1 (figure, curves, summary table)",
-    "compare": "compare gradient estimators on a problem (bias, variance, cosine to the exact gradient)",
     "vectors": "write reference vectors (JSON) for checking other implementations",
     "check": "check another implementation MODULE:FUNCTION against the reference vectors",
 }
@@ -37,6 +36,34 @@ def _selfcheck(args: argparse.Namespace) -> int:
     failed = [name for name, report in results if not report.ok]
     print(f"{len(results) - len(failed)} of {len(results)} backward passes agree with finite differences")
     return 1 if failed else 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from .compare import compare, format_table, to_json
+    from .problems import make_problem
+
+    if args.samples < 2:
+        print("ils-ref compare: --samples must be >= 2", file=sys.stderr)
+        return 2
+    if args.target is not None and args.problem != "bernoulli-quadratic":
+        print("ils-ref compare: --target applies to --problem bernoulli-quadratic only", file=sys.stderr)
+        return 2
+    try:
+        problem = make_problem(args.problem, target=args.target, seed=args.seed)
+    except (TypeError, ValueError) as exc:
+        print(f"ils-ref compare: {exc}", file=sys.stderr)
+        return 2
+    rows = compare(problem, n_samples=args.samples, seed=args.seed)
+    print(format_table(problem, rows, args.samples, args.seed))
+    if args.json:
+        try:
+            with open(args.json, "w", encoding="utf-8") as fh:
+                fh.write(to_json(problem, rows, args.samples, args.seed) + "\n")
+        except OSError as exc:
+            print(f"ils-ref compare: cannot write {args.json}: {exc.strerror}", file=sys.stderr)
+            return 2
+        print(f"wrote {args.json}")
+    return 0
 
 
 def _planned(name: str):
@@ -64,6 +91,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full", action="store_true", help="compare full Jacobians instead of random projections")
     p.add_argument("-v", "--verbose", action="store_true", help="print every report, not only failures")
     p.set_defaults(run=_selfcheck)
+
+    from .problems import PROBLEMS
+
+    p = sub.add_parser(
+        "compare",
+        help="compare gradient estimators on a problem (bias, variance, cosine to the exact gradient)",
+        description="Monte-Carlo statistics of every estimator setting against the exact gradient "
+        "(computed by enumerating the outcomes).",
+    )
+    p.add_argument("--problem", required=True, choices=PROBLEMS, help="the test problem")
+    p.add_argument("--target", type=float, default=None, help="t of the Bernoulli quadratic (default 0.45)")
+    p.add_argument("--samples", type=int, default=10000, help="estimates per setting (default 10000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the problem and of the draws (default 0)")
+    p.add_argument("--json", metavar="FILE", help="also write the rows as JSON to FILE")
+    p.set_defaults(run=_compare)
 
     for name, text in _PLANNED.items():
         p = sub.add_parser(name, help=f"{text} [not yet available]", description=text)

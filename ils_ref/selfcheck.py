@@ -12,6 +12,9 @@ import numpy as np
 
 from .divergence import kl_divergence, kl_divergence_backward
 from .gradcheck import check_vjp
+from .gumbel import gumbel_softmax_backward, gumbel_softmax_forward
+from .ils import ils_backward, ils_cache, ils_step
+from .intermediate import LOSSES
 from .normalization import normalize, normalize_backward
 from .softmax import log_softmax, log_softmax_backward, softmax, softmax_backward
 
@@ -33,7 +36,7 @@ def backward_cases(seed: int = 0, batch: tuple = (3, 4), k: int = 7) -> list:
 
     p, q = normalize(positive()), normalize(positive())
     z = positive()
-    return [
+    cases = [
         ("softmax", softmax_backward, softmax, lambda x, dy: softmax_backward(dy, softmax(x)), logits),
         (
             "log_softmax",
@@ -58,6 +61,36 @@ def backward_cases(seed: int = 0, batch: tuple = (3, 4), k: int = 7) -> list:
         ),
         ("normalize", normalize_backward, normalize, lambda x, dy: normalize_backward(dy, x), z),
     ]
+    # ILS: given the draw and dz, π_D does not depend on the logits, so the
+    # backward pass is exactly the gradient of θ ↦ Σ_rows L_I(softmax θ, π_D).
+    index = rng.integers(0, k, size=shape[:-1])
+    dz = rng.normal(size=shape)
+    for loss in LOSSES.values():
+        for alpha in (0.5, 0.05):
+            pi_d = ils_step(dz, ils_cache(logits, index), alpha, loss=loss).pi_d
+            cases.append(
+                (
+                    f"ils ({loss.name}, alpha={alpha})",
+                    ils_backward,
+                    lambda x, pi_d=pi_d, loss=loss: loss.forward(softmax(x), pi_d),
+                    lambda x, dout, alpha=alpha, loss=loss: dout[..., None]
+                    * ils_backward(dz, ils_cache(x, index), alpha, loss=loss),
+                    logits,
+                )
+            )
+    # Gumbel-softmax with the noise fixed: an ordinary function of the logits.
+    u = rng.uniform(0.01, 0.99, size=shape)
+    for temperature in (0.5, 2.0):
+        cases.append(
+            (
+                f"gumbel_softmax (T={temperature})",
+                gumbel_softmax_backward,
+                lambda x, t=temperature: gumbel_softmax_forward(x, t, u=u)[0],
+                lambda x, dy, t=temperature: gumbel_softmax_backward(dy, gumbel_softmax_forward(x, t, u=u)[1]),
+                logits,
+            )
+        )
+    return cases
 
 
 def run(seed: int = 0, full: bool = False) -> list:

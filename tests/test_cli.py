@@ -1,5 +1,6 @@
 """The ils-ref command line: help, selfcheck, exit codes."""
 
+import re
 import subprocess
 import sys
 
@@ -26,7 +27,8 @@ def test_no_command_prints_help_and_exits_2(capsys):
 def test_selfcheck_passes_and_prints_a_table(capsys):
     assert main(["selfcheck"]) == 0
     out = capsys.readouterr().out
-    assert "5 of 5 backward passes agree with finite differences" in out
+    match = re.search(r"(\d+) of (\d+) backward passes agree with finite differences", out)
+    assert match and match.group(1) == match.group(2) and int(match.group(1)) >= 11
     assert "softmax" in out and "normalize" in out and "FAILED" not in out
 
 
@@ -35,7 +37,7 @@ def test_selfcheck_full_mode(capsys):
     assert "full" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("name", ["reproduce", "compare", "vectors", "check"])
+@pytest.mark.parametrize("name", ["reproduce", "vectors", "check"])
 def test_planned_commands_say_so_and_exit_2(name, capsys):
     assert main([name]) == 2
     assert "not available" in capsys.readouterr().err

@@ -1,0 +1,325 @@
+r"""Intermediate Loss Sampling (Algorithm 1 of the post): forward and backward.
+
+Forward: draw ``z ~ Categorical(softmax(logits))`` exactly, as a one-hot
+vector.  Backward, given the upstream gradient ``g = dz = ∂L/∂z``:
+
+1. ``Δ = g · ∂h/∂z``, the VJP of the normalisation ``h`` at ``z``;
+2. ``π_D = h(z - αΔ)``, one SGD step on the sample mapped back by ``h``;
+3. return ``∂L_I(π, π_D)/∂π`` with ``π_D`` fixed, chained through the
+   softmax to the logits.
+
+With the defaults (``h(z) = z/Σz``, ``L_I = KL(π_D ‖ π)``) and the drawn
+category ``k``, step 1 is ``Δ_j = g_j - g_k`` (so ``Δ_k = 0``), step 2 puts
+``w_k = 1`` and ``w_j = α(g_k - g_j)`` for ``j ≠ k``, and step 3 is
+``∂L_I/∂θ = π - π_D``.  The backward exploits this: it never forms ``h``'s
+Jacobian, and ``w`` differs from ``-αΔ`` only at the drawn entry.
+
+Leaving the simplex
+-------------------
+``w_j = α(g_k - g_j)`` is negative whenever a category that was not drawn
+has a larger gradient than the drawn one, which for a generic loss is half
+the time; then ``π_D = h(w)`` is not a distribution and ``KL(π_D ‖ π)`` is
+not defined.  The ``policy`` argument says what to do:
+
+``"clip"`` (default)
+    ``π_D = h(max(w, 0))``: the SGD step, projected back onto the
+    non-negative orthant before normalising.  ``π_D`` is then always a
+    distribution (``w_k = 1``, so the sum is at least 1), ``L_I`` is the KL
+    divergence the algorithm names, and the logit gradient ``π - π_D`` is
+    bounded by 1 in every entry.  Where ``w >= 0`` already, it changes
+    nothing.
+``"signed"``
+    ``π_D = h(w)`` as it comes, negative entries included: what the
+    original prototype computed.  ``KL(π_D ‖ π)`` is extended by its
+    cross-entropy part (the ``π_D log π_D`` term is constant in ``π``), so the
+    gradient keeps the form ``π - π_D``; it is unbounded as ``Σw → 0``, and a
+    row with ``Σw <= 0`` raises ``ValueError`` (``h`` is undefined or flips
+    the sign of every entry).
+``"raise"``
+    ``ValueError`` if any ``w`` entry is negative, for users who want to know.
+
+Categories masked by a ``-inf`` logit have ``π_j = 0`` and cannot move;
+``w_j`` is set to 0 there under every policy, so ``π_D`` stays on the support
+of ``π`` (otherwise ``KL(π_D ‖ π)`` would be ``+inf``).
+
+The original prototype
+----------------------
+The prototype returned ``-π_D / (π + 1e-7)`` — the gradient with respect to
+``π`` — as if it were the gradient with respect to the logits (the softmax
+Jacobian was skipped), with no guard on ``h``.  ``prototype=True`` reproduces
+that (use it with ``policy="signed"`` for the full original behaviour);
+``softmax_backward`` of the prototype's output with ``prototype_eps=0`` is
+exactly the default gradient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._validation import gradient_array, logits_array, real_scalar, require_finite_result
+from .intermediate import KL, SUM_NORMALIZATION, resolve_loss, resolve_normalization
+from .sampling import _one_hot, _sample_categorical, check_index, uniform_noise
+from .softmax import _softmax, _softmax_backward
+
+POLICIES = ("clip", "signed", "raise")
+
+#: The prototype's additive guard in ``-π_D / (π + 1e-7)``.
+PROTOTYPE_EPS = 1e-7
+
+
+@dataclass(frozen=True)
+class ILSCache:
+    """What the backward pass needs from the forward pass.
+
+    Attributes
+    ----------
+    logits : ndarray, shape (..., K)
+    probs : ndarray, shape (..., K)
+        ``softmax(logits)``.
+    index : ndarray of int, shape (...)
+        The drawn category per row.
+    z : ndarray, shape (..., K)
+        The one-hot draw.
+    masked : ndarray of bool, shape (..., K), or None
+        Where ``logits == -inf`` (``None`` when no logit is ``-inf``).
+    """
+
+    logits: np.ndarray
+    probs: np.ndarray
+    index: np.ndarray
+    z: np.ndarray
+    masked: np.ndarray | None = None
+
+
+def _cache(logits: np.ndarray, index: np.ndarray) -> ILSCache:
+    probs = _softmax(logits)
+    masked = None if np.isfinite(logits).all() else logits == -np.inf
+    return ILSCache(logits=logits, probs=probs, index=index, z=_one_hot(index, logits.shape[-1]), masked=masked)
+
+
+def ils_forward(logits, *, u=None, rng=None) -> tuple[np.ndarray, ILSCache]:
+    r"""Forward pass of ILS: the exact one-hot draw ``z ~ Categorical(softmax(logits))``.
+
+    Parameters
+    ----------
+    logits : array_like, shape (..., K)
+        Finite, or ``-inf`` to mask a category.
+    u : array_like, shape (...), optional
+        Explicit uniform noise in ``[0, 1)``, one per row; the draw is the
+        inverse CDF rule of :func:`ils_ref.sample_categorical`.
+    rng : numpy.random.Generator, optional
+        Exactly one of ``u``, ``rng``.
+
+    Returns
+    -------
+    z : ndarray, shape (..., K)
+        One-hot draws (nothing relaxed, no temperature).
+    cache : ILSCache
+        For :func:`ils_backward`.
+    """
+    logits = logits_array(logits, "logits")
+    u = uniform_noise(logits.shape[:-1], u=u, rng=rng)
+    cache = _cache(logits, _sample_categorical(_softmax(logits), u))
+    return cache.z, cache
+
+
+def ils_cache(logits, index) -> ILSCache:
+    """The cache of a draw given explicitly by its category ``index`` (shape ``logits.shape[:-1]``).
+
+    This is how another implementation's draw is replayed: same logits, same
+    drawn categories, then :func:`ils_backward`.
+    """
+    logits = logits_array(logits, "logits")
+    index = check_index(index, logits.shape)
+    if index.size and np.any(np.take_along_axis(logits, index[..., None], axis=-1) == -np.inf):
+        raise ValueError("index selects a category whose logit is -inf (probability 0)")
+    return _cache(logits, index)
+
+
+@dataclass(frozen=True)
+class ILSStep:
+    """Every intermediate quantity of one ILS backward pass (all shape (..., K)).
+
+    Attributes
+    ----------
+    dz : upstream gradient ``g``
+    delta : ``Δ``, the VJP of ``h`` at ``z``
+    w : ``z - αΔ`` (masked categories zeroed), before the policy
+    pi_d : ``π_D``, the target distribution of the intermediate loss
+    dprobs : ``∂L_I/∂π`` with ``π_D`` fixed (may be ``±inf`` where ``π = 0``)
+    dlogits : what :func:`ils_backward` returns
+    """
+
+    dz: np.ndarray
+    delta: np.ndarray
+    w: np.ndarray
+    pi_d: np.ndarray
+    dprobs: np.ndarray
+    dlogits: np.ndarray
+
+
+def _check_args(dz, cache, alpha, policy):
+    if not isinstance(cache, ILSCache):
+        raise TypeError(f"cache must be the ILSCache returned by ils_forward, got {type(cache).__name__}")
+    dz = gradient_array(dz, "dz", cache.z.shape, "the shape of z")
+    alpha = real_scalar(alpha, "alpha", nonnegative=True)
+    if policy not in POLICIES:
+        raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
+    return dz, alpha
+
+
+def _target(dz, cache, alpha, h, policy, keep):
+    """Steps 1 and 2: ``Δ``, ``w = z - αΔ`` and ``π_D`` (``Δ``, ``w`` only if ``keep``)."""
+    if h is SUM_NORMALIZATION:
+        # One-hot fast path: Δ = g - g_k, and z - αΔ = α(g_k - g) except w_k = 1.
+        idx = cache.index[..., None]
+        g_k = np.take_along_axis(dz, idx, axis=-1)
+        w = np.subtract(g_k, dz)
+        w *= alpha
+        np.put_along_axis(w, idx, 1.0, axis=-1)
+        delta = dz - g_k if keep else None
+    else:
+        delta = h.backward(dz, cache.z)
+        w = cache.z - alpha * delta
+    if cache.masked is not None:
+        w[cache.masked] = 0.0
+    w_raw = w.copy() if keep else None
+    if policy == "clip":
+        np.maximum(w, 0.0, out=w)
+    elif policy == "raise" and np.any(w < 0):
+        row = tuple(int(i) for i in np.argwhere(w < 0)[0][:-1])
+        raise ValueError(
+            f"z - alpha*Delta has a negative entry in row {row}: pi_D = h(z - alpha*Delta) leaves the simplex "
+            f"(policy='raise'); use policy='clip' or 'signed'"
+        )
+    if h is SUM_NORMALIZATION:
+        total = w.sum(axis=-1, keepdims=True)
+        if np.any(total <= 0):
+            row = tuple(int(i) for i in np.argwhere(total[..., 0] <= 0)[0])
+            raise ValueError(
+                f"sum(z - alpha*Delta) <= 0 in row {row} (alpha={alpha:g}): pi_D = h(z - alpha*Delta) is "
+                f"undefined there; use policy='clip' or a smaller alpha"
+            )
+        with np.errstate(over="ignore"):
+            pi_d = w / total
+    else:
+        pi_d = h.forward(w)
+    return delta, w_raw, require_finite_result(pi_d, "pi_D = h(z - alpha*Delta)")
+
+
+def _dlogits(probs, pi_d, loss, prototype, prototype_eps, h):
+    if prototype:
+        return loss.backward(probs, pi_d, prototype_eps)
+    if loss.logits_backward is not None:
+        if h is SUM_NORMALIZATION and loss is KL:
+            return probs - pi_d  # Σπ_D = 1 by construction: the closed form π Σπ_D - π_D
+        return loss.logits_backward(probs, pi_d)
+    return _softmax_backward(loss.backward(probs, pi_d), probs)
+
+
+def _options(loss, h, prototype, prototype_eps):
+    loss, h = resolve_loss(loss), resolve_normalization(h)
+    if prototype not in (True, False):
+        raise TypeError(f"prototype must be True or False, got {prototype!r}")
+    return loss, h, real_scalar(prototype_eps, "prototype_eps", nonnegative=True)
+
+
+def ils_backward(
+    dz,
+    cache: ILSCache,
+    alpha,
+    *,
+    loss="kl",
+    h=None,
+    policy: str = "clip",
+    prototype: bool = False,
+    prototype_eps=PROTOTYPE_EPS,
+) -> np.ndarray:
+    r"""Backward pass of ILS: the logit gradient of ``L_I(π, π_D)``, ``π_D = h(z - αΔ)``.
+
+    .. math::
+
+        \Delta = \frac{\partial h}{\partial z}^{\!\top} g, \qquad
+        \pi_D = h(z - \alpha\Delta), \qquad
+        d\theta = J_{\mathrm{softmax}}^\top\,
+                  \frac{\partial L_I(\pi, \pi_D)}{\partial \pi}\Big|_{\pi_D\ \text{fixed}}
+
+    With the defaults, at a draw of category ``k``:
+    ``Δ_j = g_j - g_k`` and ``dθ = π - π_D``.
+
+    Parameters
+    ----------
+    dz : array_like, shape (..., K)
+        Upstream gradient ``g = ∂L/∂z``; finite.
+    cache : ILSCache
+        From :func:`ils_forward` (or :func:`ils_cache`).
+    alpha : float
+        Step size ``α >= 0``.  ``α = 0`` gives ``π_D = z`` and ``dθ = π - z``.
+    loss : {"kl", "squared_error"} or IntermediateLoss, default "kl"
+        ``L_I``; see :mod:`ils_ref.intermediate`.
+    h : None, "sum" or Normalization
+        The normalisation (default ``z / Σz``).
+    policy : {"clip", "signed", "raise"}, default "clip"
+        What to do when ``z - αΔ`` leaves the non-negative orthant (module
+        docstring).
+    prototype : bool, default False
+        Return ``∂L_I/∂π`` (for KL: ``-π_D / (π + prototype_eps)``) as the
+        logit gradient, as the original prototype did.  Not a gradient of
+        anything with respect to the logits; for comparison only.
+    prototype_eps : float, default 1e-7
+        The prototype's guard in the denominator.
+
+    Returns
+    -------
+    dlogits : ndarray, shape (..., K)
+        Rows sum to zero (default variant).
+
+    Raises
+    ------
+    ValueError
+        Non-finite ``dz`` or ``alpha``, ``alpha < 0``, wrong shapes, an unknown
+        policy/loss, ``Σ(z - αΔ) <= 0`` under ``policy="signed"``, a negative
+        entry under ``policy="raise"``, or a result that overflows.
+
+    Notes
+    -----
+    Cost: a handful of elementwise passes over ``(..., K)``; no Python loop
+    over rows and no ``K×K`` Jacobian.  :func:`ils_step` returns the same
+    result with ``Δ``, ``z - αΔ`` and ``π_D`` for inspection.
+    """
+    dz, alpha = _check_args(dz, cache, alpha, policy)
+    loss, h, prototype_eps = _options(loss, h, prototype, prototype_eps)
+    _, _, pi_d = _target(dz, cache, alpha, h, policy, keep=False)
+    out = _dlogits(cache.probs, pi_d, loss, prototype, prototype_eps, h)
+    return require_finite_result(out, "the ILS logit gradient")
+
+
+def ils_step(
+    dz,
+    cache: ILSCache,
+    alpha,
+    *,
+    loss="kl",
+    h=None,
+    policy: str = "clip",
+    prototype: bool = False,
+    prototype_eps=PROTOTYPE_EPS,
+) -> ILSStep:
+    """:func:`ils_backward` with every intermediate quantity kept (same arguments).
+
+    Returns
+    -------
+    ILSStep
+        ``dz``, ``delta``, ``w``, ``pi_d``, ``dprobs``, ``dlogits``.
+    """
+    dz, alpha = _check_args(dz, cache, alpha, policy)
+    loss, h, prototype_eps = _options(loss, h, prototype, prototype_eps)
+    delta, w, pi_d = _target(dz, cache, alpha, h, policy, keep=True)
+    dlogits = require_finite_result(
+        _dlogits(cache.probs, pi_d, loss, prototype, prototype_eps, h), "the ILS logit gradient"
+    )
+    return ILSStep(
+        dz=dz, delta=delta, w=w, pi_d=pi_d, dprobs=loss.backward(cache.probs, pi_d), dlogits=dlogits
+    )

@@ -1,0 +1,174 @@
+"""Exact categorical sampling by the inverse CDF, one-hot vectors, Gumbel noise.
+
+Randomness is always explicit: pass either ``u`` (uniform noise in
+``[0, 1)``, which lets another implementation reproduce the same draw) or
+``rng`` (a ``numpy.random.Generator``), never both.  Nothing here touches
+NumPy's global random state.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import as_real_array, probs_array, require_no_nan, require_shape
+
+
+def uniform_noise(shape: tuple, *, u=None, rng=None, name: str = "u") -> np.ndarray:
+    """Resolve the ``u`` / ``rng`` pair into uniform noise of ``shape`` in ``[0, 1)``.
+
+    Exactly one of ``u`` and ``rng`` must be given.  ``u`` must have exactly
+    ``shape`` and lie in ``[0, 1)``; ``rng`` must be a
+    ``numpy.random.Generator`` (``rng.random(shape)`` is drawn).
+    """
+    if (u is None) == (rng is None):
+        raise TypeError(
+            "pass exactly one of u (explicit uniform noise) or rng (a numpy.random.Generator), "
+            + ("got both" if u is not None else "got neither")
+        )
+    if rng is not None:
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(
+                f"rng must be a numpy.random.Generator (e.g. numpy.random.default_rng(0)), "
+                f"got {type(rng).__name__}"
+            )
+        return rng.random(shape)
+    u = as_real_array(u, name)
+    require_shape(u, name, shape, "one uniform number per draw")
+    require_no_nan(u, name)
+    outside = (u < 0) | (u >= 1)
+    if outside.any():
+        bad = float(u[outside].flat[0])
+        raise ValueError(f"{name} must lie in [0, 1), got {bad!r}")
+    return u
+
+
+# --------------------------------------------------------------------------
+# categorical draws
+
+
+def _sample_categorical(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
+    cdf = np.cumsum(probs, axis=-1)
+    # Divide by the row total so that the last cumulative sum is exactly 1:
+    # rounding can leave it at 1 - 1e-16, and then u in [that, 1) would find
+    # no category.  Categories of probability 0 repeat the previous cumulative
+    # sum exactly, so the strict "<" below can never select them.
+    cdf /= cdf[..., -1:]
+    # smallest k with u < cdf_k  ==  number of k with cdf_k <= u
+    return np.argmax(cdf > u[..., None], axis=-1)
+
+
+def sample_categorical(probs, *, u=None, rng=None) -> np.ndarray:
+    r"""Draw one category per row, exactly, by the inverse CDF.
+
+    .. math::
+
+        k = \min\Bigl\{k : u < \sum_{j \le k} p_j \Bigr\},\qquad u \sim U[0, 1)
+
+    Parameters
+    ----------
+    probs : array_like, shape (..., K)
+        Probabilities: finite, non-negative, each row summing to one within
+        ``1e-6`` (``ils_ref._validation.PROB_SUM_ATOL``).
+    u : array_like, shape (...), optional
+        Explicit uniform noise in ``[0, 1)``, one number per row.
+    rng : numpy.random.Generator, optional
+        Source of the noise when ``u`` is not given.  Exactly one of ``u``,
+        ``rng``.
+
+    Returns
+    -------
+    index : ndarray of int, shape (...)
+        The drawn category per row.  A category with probability 0 is never
+        drawn.
+
+    Notes
+    -----
+    The cumulative sums are divided by the row total, so the rule above is
+    applied to ``p / Σp`` (identical for rows that sum to one exactly, and
+    safe for rows that miss by rounding).  ``u = 0`` selects the first
+    category of positive probability; ``u`` equal to a cumulative sum
+    selects the next category.
+    """
+    probs = probs_array(probs, "probs")
+    u = uniform_noise(probs.shape[:-1], u=u, rng=rng)
+    return _sample_categorical(probs, u)
+
+
+def one_hot(index, num_categories: int) -> np.ndarray:
+    """One-hot float64 vectors: ``z[..., k] = 1`` where ``k = index[...]``.
+
+    Parameters
+    ----------
+    index : array_like of int, shape (...)
+        Categories in ``[0, num_categories)``.
+    num_categories : int
+        ``K >= 1``.
+
+    Returns
+    -------
+    z : ndarray, shape (..., K)
+    """
+    if isinstance(num_categories, (bool, np.bool_)) or not isinstance(num_categories, (int, np.integer)):
+        raise TypeError(f"num_categories must be an int, got {type(num_categories).__name__}")
+    if num_categories < 1:
+        raise ValueError(f"num_categories must be >= 1, got {num_categories}")
+    index = _indices(index, int(num_categories), "index")
+    return _one_hot(index, num_categories)
+
+
+def _one_hot(index: np.ndarray, k: int) -> np.ndarray:
+    z = np.zeros(index.shape + (k,))
+    np.put_along_axis(z, index[..., None], 1.0, axis=-1)
+    return z
+
+
+# --------------------------------------------------------------------------
+# Gumbel noise
+
+
+def _gumbel(u: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):  # u = 0 gives -log(0) = inf and G = -inf, the exact limit
+        return -np.log(-np.log(u))
+
+
+def gumbel_noise(shape: tuple | None = None, *, u=None, rng=None) -> np.ndarray:
+    r"""Standard Gumbel noise ``G = -log(-log u)`` from uniforms ``u`` in ``[0, 1)``.
+
+    Parameters
+    ----------
+    shape : tuple, optional
+        Shape of the noise; required with ``rng``, and checked against ``u``
+        when both are given (``u``'s own shape is used when ``shape`` is None).
+    u, rng
+        Exactly one: explicit uniform noise, or a ``numpy.random.Generator``.
+
+    Returns
+    -------
+    G : ndarray
+        Gumbel(0, 1) samples; ``u = 0`` gives ``G = -inf`` (a probability-0
+        event that removes that category from the argmax).
+    """
+    if shape is None:
+        if u is None:
+            raise TypeError("gumbel_noise needs shape when drawing from rng")
+        shape = np.shape(u)
+    return _gumbel(uniform_noise(tuple(shape), u=u, rng=rng))
+
+
+def _indices(index, k: int, name: str) -> np.ndarray:
+    if index is None:
+        raise TypeError(f"{name} must be an array of integers, got None")
+    index = np.asarray(index)
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integers, got dtype {index.dtype}")
+    bad = (index < 0) | (index >= k)
+    if bad.any():
+        raise ValueError(f"{name} must lie in [0, {k}), got {int(index[bad].flat[0])}")
+    return index
+
+
+def check_index(index, probs_shape: tuple, name: str = "index") -> np.ndarray:
+    """Validate drawn categories against a ``(..., K)`` shape: integers in ``[0, K)``, one per row."""
+    index = _indices(index, probs_shape[-1], name)
+    require_shape(index, name, probs_shape[:-1], "one category per row")
+    return index
