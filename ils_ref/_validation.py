@@ -84,6 +84,19 @@ def category_array(value, name: str) -> np.ndarray:
     return arr
 
 
+def all_finite(arr: np.ndarray) -> bool:
+    """True iff every entry is finite, usually in one cheap pass.
+
+    A sum of finite numbers is finite unless it overflows; NaN or ±inf in the
+    array make the sum non-finite.  So a finite sum proves the point, and only
+    a non-finite sum (rare) needs the entry-by-entry check.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(arr)):
+            return True
+    return bool(np.isfinite(arr).all())
+
+
 def require_no_nan(arr: np.ndarray, name: str) -> None:
     nan = np.isnan(arr)
     if nan.any():
@@ -91,6 +104,8 @@ def require_no_nan(arr: np.ndarray, name: str) -> None:
 
 
 def require_finite(arr: np.ndarray, name: str) -> None:
+    if all_finite(arr):
+        return
     require_no_nan(arr, name)
     inf = np.isinf(arr)
     if inf.any():
@@ -128,7 +143,14 @@ def require_rows_sum_to_one(arr: np.ndarray, name: str, atol: float = PROB_SUM_A
 
 def logits_array(value, name: str = "logits") -> np.ndarray:
     """Logits: no NaN, no ``+inf``; ``-inf`` masks a category but not a whole row."""
+    return logits_and_mask(value, name)[0]
+
+
+def logits_and_mask(value, name: str = "logits") -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`logits_array` and where the logits are ``-inf`` (``None`` when all are finite)."""
     arr = category_array(value, name)
+    if all_finite(arr):
+        return arr, None
     require_no_nan(arr, name)
     pos_inf = arr == np.inf
     if pos_inf.any():
@@ -142,7 +164,7 @@ def logits_array(value, name: str = "logits") -> np.ndarray:
             f"{name} has a row whose every entry is -inf (batch index "
             f"{_first(masked_rows)}); at least one category must stay possible"
         )
-    return arr
+    return arr, arr == -np.inf
 
 
 def probs_array(value, name: str = "probs") -> np.ndarray:
@@ -182,7 +204,7 @@ def real_scalar(value, name: str, *, positive: bool = False, nonnegative: bool =
 
 def require_finite_result(arr: np.ndarray, what: str) -> np.ndarray:
     """Guard a kernel's output: overflow is reported, never returned as inf/NaN."""
-    if not np.all(np.isfinite(arr)):
+    if not all_finite(arr):
         raise ValueError(
             f"{what} is not representable in float64 (overflow {_where(~np.isfinite(arr))}); "
             f"rescale the input"

@@ -58,7 +58,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import gradient_array, logits_array, real_scalar, require_finite_result
+from ._validation import gradient_array, logits_and_mask, real_scalar, require_finite_result
 from .intermediate import KL, SUM_NORMALIZATION, resolve_loss, resolve_normalization
 from .sampling import _one_hot, _sample_categorical, check_index, uniform_noise
 from .softmax import _softmax, _softmax_backward
@@ -93,10 +93,9 @@ class ILSCache:
     masked: np.ndarray | None = None
 
 
-def _cache(logits: np.ndarray, index: np.ndarray) -> ILSCache:
-    probs = _softmax(logits)
-    masked = None if np.isfinite(logits).all() else logits == -np.inf
-    return ILSCache(logits=logits, probs=probs, index=index, z=_one_hot(index, logits.shape[-1]), masked=masked)
+def _cache(logits: np.ndarray, masked: np.ndarray | None, index: np.ndarray, probs: np.ndarray) -> ILSCache:
+    z = _one_hot(index, logits.shape[-1])
+    return ILSCache(logits=logits, probs=probs, index=index, z=z, masked=masked)
 
 
 def ils_forward(logits, *, u=None, rng=None) -> tuple[np.ndarray, ILSCache]:
@@ -119,9 +118,10 @@ def ils_forward(logits, *, u=None, rng=None) -> tuple[np.ndarray, ILSCache]:
     cache : ILSCache
         For :func:`ils_backward`.
     """
-    logits = logits_array(logits, "logits")
+    logits, masked = logits_and_mask(logits, "logits")
     u = uniform_noise(logits.shape[:-1], u=u, rng=rng)
-    cache = _cache(logits, _sample_categorical(_softmax(logits), u))
+    probs = _softmax(logits)
+    cache = _cache(logits, masked, _sample_categorical(probs, u), probs)
     return cache.z, cache
 
 
@@ -131,11 +131,11 @@ def ils_cache(logits, index) -> ILSCache:
     This is how another implementation's draw is replayed: same logits, same
     drawn categories, then :func:`ils_backward`.
     """
-    logits = logits_array(logits, "logits")
+    logits, masked = logits_and_mask(logits, "logits")
     index = check_index(index, logits.shape)
     if index.size and np.any(np.take_along_axis(logits, index[..., None], axis=-1) == -np.inf):
         raise ValueError("index selects a category whose logit is -inf (probability 0)")
-    return _cache(logits, index)
+    return _cache(logits, masked, index, _softmax(logits))
 
 
 @dataclass(frozen=True)
@@ -170,51 +170,74 @@ def _check_args(dz, cache, alpha, policy):
     return dz, alpha
 
 
-def _target(dz, cache, alpha, h, policy, keep):
-    """Steps 1 and 2: ``Δ``, ``w = z - αΔ`` and ``π_D`` (``Δ``, ``w`` only if ``keep``)."""
-    if h is SUM_NORMALIZATION:
-        # One-hot fast path: Δ = g - g_k, and z - αΔ = α(g_k - g) except w_k = 1.
-        idx = cache.index[..., None]
-        g_k = np.take_along_axis(dz, idx, axis=-1)
-        w = np.subtract(g_k, dz)
-        w *= alpha
-        np.put_along_axis(w, idx, 1.0, axis=-1)
-        delta = dz - g_k if keep else None
-    else:
-        delta = h.backward(dz, cache.z)
-        w = cache.z - alpha * delta
+def _negative_w_error(row, alpha):
+    return ValueError(
+        f"z - alpha*Delta has a negative entry in row {row}: pi_D = h(z - alpha*Delta) leaves the simplex "
+        f"(policy='raise'); use policy='clip' or 'signed'"
+    )
+
+
+def _nonpositive_sum_error(row, alpha):
+    return ValueError(
+        f"sum(z - alpha*Delta) <= 0 in row {row} (alpha={alpha:g}): pi_D = h(z - alpha*Delta) is "
+        f"undefined there; use policy='clip' or a smaller alpha"
+    )
+
+
+def _first_row(mask: np.ndarray) -> tuple:
+    return tuple(int(i) for i in np.argwhere(mask)[0])
+
+
+def _sum_target(dz, cache, alpha, policy):
+    """Steps 1-2 for ``h = z/Σz`` at a one-hot ``z``, in compact form.
+
+    With ``v = g_k - g = -Δ`` (so ``v_k = 0``), ``z - αΔ`` is ``αv`` off the
+    drawn entry and 1 on it; its sum is ``1 + αΣv``.  Hence
+    ``π_D = v·(α/total)`` off the drawn entry and ``1/total`` on it.  Returns
+    ``(v, scale, inv_total)`` with ``v`` already policy-treated (a fresh
+    array the caller may overwrite) and the per-row scalars of shape
+    ``(..., 1)``; no ``K``-sized array besides ``v`` is formed.
+    """
+    idx = cache.index[..., None]
+    v = np.subtract(np.take_along_axis(dz, idx, axis=-1), dz)
+    if cache.masked is not None:
+        v[cache.masked] = 0.0
+    if policy == "clip":
+        np.maximum(v, 0.0, out=v)
+    elif policy == "raise" and alpha > 0 and np.any(v < 0):
+        raise _negative_w_error(_first_row(np.any(v < 0, axis=-1)), alpha)
+    total = 1.0 + alpha * v.sum(axis=-1, keepdims=True)
+    if np.any(total <= 0):
+        raise _nonpositive_sum_error(_first_row(total[..., 0] <= 0), alpha)
+    inv_total = 1.0 / total
+    return v, alpha * inv_total, inv_total
+
+
+def _assemble(v, scale, inv_total, index):
+    """``π_D`` from the compact form of :func:`_sum_target` (overwrites ``v``)."""
+    v *= scale
+    np.put_along_axis(v, index[..., None], inv_total, axis=-1)
+    return v
+
+
+def _generic_target(dz, cache, alpha, h, policy):
+    """Steps 1-2 for any ``h``: ``(Δ, z - αΔ, π_D)``."""
+    delta = h.backward(dz, cache.z)
+    w = cache.z - alpha * delta
     if cache.masked is not None:
         w[cache.masked] = 0.0
-    w_raw = w.copy() if keep else None
+    w_raw = w.copy()
     if policy == "clip":
         np.maximum(w, 0.0, out=w)
     elif policy == "raise" and np.any(w < 0):
-        row = tuple(int(i) for i in np.argwhere(w < 0)[0][:-1])
-        raise ValueError(
-            f"z - alpha*Delta has a negative entry in row {row}: pi_D = h(z - alpha*Delta) leaves the simplex "
-            f"(policy='raise'); use policy='clip' or 'signed'"
-        )
-    if h is SUM_NORMALIZATION:
-        total = w.sum(axis=-1, keepdims=True)
-        if np.any(total <= 0):
-            row = tuple(int(i) for i in np.argwhere(total[..., 0] <= 0)[0])
-            raise ValueError(
-                f"sum(z - alpha*Delta) <= 0 in row {row} (alpha={alpha:g}): pi_D = h(z - alpha*Delta) is "
-                f"undefined there; use policy='clip' or a smaller alpha"
-            )
-        with np.errstate(over="ignore"):
-            pi_d = w / total
-    else:
-        pi_d = h.forward(w)
-    return delta, w_raw, require_finite_result(pi_d, "pi_D = h(z - alpha*Delta)")
+        raise _negative_w_error(_first_row(np.any(w < 0, axis=-1)), alpha)
+    return delta, w_raw, require_finite_result(h.forward(w), "pi_D = h(z - alpha*Delta)")
 
 
-def _dlogits(probs, pi_d, loss, prototype, prototype_eps, h):
+def _dlogits(probs, pi_d, loss, prototype, prototype_eps):
     if prototype:
         return loss.backward(probs, pi_d, prototype_eps)
     if loss.logits_backward is not None:
-        if h is SUM_NORMALIZATION and loss is KL:
-            return probs - pi_d  # Σπ_D = 1 by construction: the closed form π Σπ_D - π_D
         return loss.logits_backward(probs, pi_d)
     return _softmax_backward(loss.backward(probs, pi_d), probs)
 
@@ -291,9 +314,23 @@ def ils_backward(
     """
     dz, alpha = _check_args(dz, cache, alpha, policy)
     loss, h, prototype_eps = _options(loss, h, prototype, prototype_eps)
-    _, _, pi_d = _target(dz, cache, alpha, h, policy, keep=False)
-    out = _dlogits(cache.probs, pi_d, loss, prototype, prototype_eps, h)
-    return require_finite_result(out, "the ILS logit gradient")
+    if h is not SUM_NORMALIZATION:
+        _, _, pi_d = _generic_target(dz, cache, alpha, h, policy)
+        return require_finite_result(_dlogits(cache.probs, pi_d, loss, prototype, prototype_eps), "dlogits")
+    v, scale, inv_total = _sum_target(dz, cache, alpha, policy)
+    if loss is KL and not prototype:
+        # The default, in place on v: dθ = π - π_D (Σπ_D = 1 by construction).
+        v *= scale
+        np.subtract(cache.probs, v, out=v)
+        idx = cache.index[..., None]
+        np.put_along_axis(v, idx, np.take_along_axis(cache.probs, idx, axis=-1) - inv_total, axis=-1)
+        out = v
+    else:
+        out = _dlogits(cache.probs, _assemble(v, scale, inv_total, cache.index), loss, prototype, prototype_eps)
+    if policy == "clip" and loss is KL and not prototype:
+        return out  # π - π_D with both on the simplex: every entry lies in [-1, 1]
+    with np.errstate(over="ignore"):
+        return require_finite_result(out, "the ILS logit gradient")
 
 
 def ils_step(
@@ -316,10 +353,19 @@ def ils_step(
     """
     dz, alpha = _check_args(dz, cache, alpha, policy)
     loss, h, prototype_eps = _options(loss, h, prototype, prototype_eps)
-    delta, w, pi_d = _target(dz, cache, alpha, h, policy, keep=True)
-    dlogits = require_finite_result(
-        _dlogits(cache.probs, pi_d, loss, prototype, prototype_eps, h), "the ILS logit gradient"
-    )
+    if h is SUM_NORMALIZATION:
+        g_k = np.take_along_axis(dz, cache.index[..., None], axis=-1)
+        delta = dz - g_k
+        w = cache.z - alpha * delta
+        if cache.masked is not None:
+            w[cache.masked] = 0.0
+        pi_d = _assemble(*_sum_target(dz, cache, alpha, policy), cache.index)
+    else:
+        delta, w, pi_d = _generic_target(dz, cache, alpha, h, policy)
+    with np.errstate(over="ignore"):
+        dlogits = require_finite_result(
+            _dlogits(cache.probs, pi_d, loss, prototype, prototype_eps), "the ILS logit gradient"
+        )
     return ILSStep(
         dz=dz, delta=delta, w=w, pi_d=pi_d, dprobs=loss.backward(cache.probs, pi_d), dlogits=dlogits
     )

@@ -46,15 +46,67 @@ def uniform_noise(shape: tuple, *, u=None, rng=None, name: str = "u") -> np.ndar
 # categorical draws
 
 
+#: Rows wider than this are searched block by block (see ``_sample_categorical``).
+_BLOCK = 32
+
+
+def _first_above(cdf: np.ndarray, threshold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the first ``cdf[..., k] > threshold``, and where no entry qualifies."""
+    above = cdf > threshold[..., None]
+    return np.argmax(above, axis=-1), ~above[..., -1]
+
+
+def _saturation(cdf: np.ndarray) -> np.ndarray:
+    """Where a non-decreasing ``cdf`` first reaches its final value: the last category that adds mass."""
+    return np.argmax(cdf, axis=-1)
+
+
 def _sample_categorical(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
-    cdf = np.cumsum(probs, axis=-1)
-    # Divide by the row total so that the last cumulative sum is exactly 1:
-    # rounding can leave it at 1 - 1e-16, and then u in [that, 1) would find
-    # no category.  Categories of probability 0 repeat the previous cumulative
-    # sum exactly, so the strict "<" below can never select them.
-    cdf /= cdf[..., -1:]
-    # smallest k with u < cdf_k  ==  number of k with cdf_k <= u
-    return np.argmax(cdf > u[..., None], axis=-1)
+    """The smallest ``k`` with ``u·Σp < Σ_{j<=k} p_j``, row by row.
+
+    Written for ``p / Σp`` (``u`` scaled by the row total), so a row whose sum
+    misses 1 by rounding still finds a category.  Categories of probability 0
+    repeat the previous cumulative sum exactly, so the strict "<" never
+    selects them.  If rounding leaves ``u·Σp`` at or above every cumulative
+    sum (``u`` within an ulp of 1), the category at which the cumulative sum
+    reaches its final value is taken (the last one that adds any mass).
+
+    Wide rows are searched in two levels to avoid a sequential cumulative sum
+    over all ``K`` entries (a latency-bound loop): block totals first, then
+    the cumulative sum inside the one block that holds the answer.  The rule
+    is the same; only the order of the floating-point additions differs, so a
+    ``u`` within a few ulps of a cumulative boundary may land on the
+    neighbouring category compared with a strictly sequential sum.
+    """
+    k = probs.shape[-1]
+    if k <= 2 * _BLOCK:
+        cdf = np.cumsum(probs, axis=-1)
+        scaled = u * cdf[..., -1]
+        index, missed = _first_above(cdf, scaled)
+        return np.where(missed, _saturation(cdf), index) if missed.any() else index
+    block_sums = np.add.reduceat(probs, np.arange(0, k, _BLOCK), axis=-1)  # the last block may be short
+    block_cdf = np.cumsum(block_sums, axis=-1)
+    scaled = u * block_cdf[..., -1]
+    block, missed = _first_above(block_cdf, scaled)
+    block = np.where(missed, _saturation(block_cdf), block)
+    # cumulative sum inside the chosen block, offset by the blocks before it
+    start = block * _BLOCK
+    cols = start[..., None] + np.arange(_BLOCK)
+    short = k % _BLOCK != 0
+    if short:  # the last block is short: read a valid column, then zero what lies past the end
+        beyond = cols >= k
+        np.minimum(cols, k - 1, out=cols)
+    inside = np.take_along_axis(probs, cols, axis=-1)
+    if short:
+        inside[beyond] = 0.0
+    before = np.take_along_axis(block_cdf, np.maximum(block - 1, 0)[..., None], axis=-1)
+    before[block == 0] = 0.0
+    inner_cdf = np.cumsum(inside, axis=-1)
+    inner_cdf += before
+    offset, inner_missed = _first_above(inner_cdf, scaled)
+    # rounding between the block total and the in-block sums: where the block's sums saturate
+    offset = np.where(inner_missed, _saturation(inner_cdf), offset)
+    return start + offset
 
 
 def sample_categorical(probs, *, u=None, rng=None) -> np.ndarray:
@@ -83,9 +135,8 @@ def sample_categorical(probs, *, u=None, rng=None) -> np.ndarray:
 
     Notes
     -----
-    The cumulative sums are divided by the row total, so the rule above is
-    applied to ``p / Σp`` (identical for rows that sum to one exactly, and
-    safe for rows that miss by rounding).  ``u = 0`` selects the first
+    The rule is applied to ``p / Σp`` (as ``u·Σp < Σ_{j<=k} p_j``): identical
+    for rows that sum to one exactly, and safe for rows that miss by rounding.  ``u = 0`` selects the first
     category of positive probability; ``u`` equal to a cumulative sum
     selects the next category.
     """

@@ -39,8 +39,10 @@ def _shifted(logits: np.ndarray) -> np.ndarray:
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
-    e = np.exp(_shifted(logits))  # the max entry gives exp(0) = 1, so each row sums to >= 1
-    return e / e.sum(axis=-1, keepdims=True)
+    e = _shifted(logits)  # a fresh array: exponentiate and normalise it in place
+    np.exp(e, out=e)  # the max entry gives exp(0) = 1, so each row sums to >= 1
+    e /= e.sum(axis=-1, keepdims=True)
+    return e
 
 
 def softmax(x) -> np.ndarray:
