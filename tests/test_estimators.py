@@ -160,6 +160,14 @@ def test_statistics_by_hand():
     assert estimate_statistics(np.zeros((3, 1)), np.array([1.0]))["z"][0] == np.inf
 
 
+def test_bonferroni_threshold():
+    # d = 2 components at family-wise level 1e-3: the two-sided normal quantile at 2.5e-4 is 3.4808
+    report = check_unbiased(reinforce(), bernoulli_quadratic(0.45), n_samples=100)
+    np.testing.assert_allclose(report.threshold, 3.4808, atol=1e-4)
+    # d = 25 for toy 1: quantile at 2e-5 is 4.1075
+    np.testing.assert_allclose(check_unbiased(reinforce(), toy1(), n_samples=100).threshold, 4.1075, atol=1e-4)
+
+
 def test_check_passes_reinforce_and_flags_straight_through():
     problem = bernoulli_quadratic(0.45)
     assert check_unbiased(reinforce(), problem, n_samples=20000).verdict == "consistent with unbiased"

@@ -255,3 +255,14 @@ def test_cache_from_index_errors():
         ils_cache([0.0, 1.0], [0, 1])
     with pytest.raises(ValueError, match=r"index must lie in \[0, 2\)"):
         ils_cache([0.0, 1.0], 2)
+
+
+@pytest.mark.parametrize("loss", [KL, SQUARED_ERROR], ids=lambda l: l.name)
+def test_closed_form_logit_gradients_equal_the_chain_rule(loss):
+    # for any π_D, normalised or not (a custom h need not return a distribution)
+    rng = np.random.default_rng(12)
+    probs = softmax(rng.normal(size=(5, 6)))
+    pi_d = rng.uniform(0.0, 2.0, size=(5, 6))
+    np.testing.assert_allclose(
+        loss.logits_backward(probs, pi_d), softmax_backward(loss.backward(probs, pi_d), probs), rtol=1e-12, atol=1e-15
+    )
