@@ -14,8 +14,6 @@ from . import __version__
 # command line's shape is visible now; running one says it is not available.
 _PLANNED = {
     "reproduce": "reproduce the post's toy experiment 1 (figure, curves, summary table)",
-    "vectors": "write reference vectors (JSON) for checking other implementations",
-    "check": "check another implementation MODULE:FUNCTION against the reference vectors",
 }
 
 
@@ -66,6 +64,55 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _vectors(args: argparse.Namespace) -> int:
+    from .vectors import dumps, generate
+
+    doc = generate()
+    try:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(dumps(doc))
+    except OSError as exc:
+        print(f"ils-ref vectors: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(doc['cases'])} cases to {args.output} (sha256 {doc['sha256']})")
+    return 0
+
+
+def _import_target(spec: str):
+    import importlib
+
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"expected MODULE:FUNCTION, got {spec!r}")
+    if "" not in sys.path:
+        sys.path.insert(0, "")  # like `python -m`: modules in the current folder can be named
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # ImportError, or the module itself failing on import
+        raise ValueError(f"cannot import module {module_name!r}: {type(exc).__name__}: {exc}") from None
+    target = module
+    for part in attr.split("."):
+        if not hasattr(target, part):
+            raise ValueError(f"module {module_name!r} has no attribute {attr!r}")
+        target = getattr(target, part)
+    if not callable(target):
+        raise ValueError(f"{spec} is not callable")
+    return target
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .conformance import check
+
+    try:
+        fn = _import_target(args.target)
+        report = check(fn, op=args.op, vectors=args.vectors)
+    except (TypeError, ValueError) as exc:
+        print(f"ils-ref check: {exc}", file=sys.stderr)
+        return 2
+    print(report)
+    return 0 if report.ok else 1
+
+
 def _planned(name: str):
     def run(args: argparse.Namespace) -> int:
         print(f"ils-ref {name}: not available in ils_ref {__version__} yet", file=sys.stderr)
@@ -106,6 +153,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the problem and of the draws (default 0)")
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON to FILE")
     p.set_defaults(run=_compare)
+
+    from .vectors import OPS
+
+    p = sub.add_parser(
+        "vectors",
+        help="write reference vectors (JSON) for checking other implementations",
+        description="Write the reference vectors (deterministic: the same bytes every run).",
+    )
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the JSON document")
+    p.set_defaults(run=_vectors)
+
+    p = sub.add_parser(
+        "check",
+        help="check another implementation MODULE:FUNCTION against the reference vectors",
+        description="Run MODULE:FUNCTION on every case of an op and compare with the reference vectors. "
+        "Signatures: ils_backward and ils_backward_prototype fn(logits, index, dz, alpha) -> dlogits; "
+        "gumbel_softmax fn(logits, u, temperature, hard, dy) -> (y, dlogits); "
+        "sample_categorical fn(probs, u) -> index; softmax_backward fn(dy, y) -> dx; "
+        "kl_divergence_backward fn(dout, p, q) -> (dp, dq); normalize_backward fn(dy, z) -> dz. "
+        "Exit 0 when every case passes, 1 otherwise, 2 on bad usage.",
+    )
+    p.add_argument("target", metavar="MODULE:FUNCTION", help="the implementation to check, e.g. mypkg.ils:backward")
+    p.add_argument("--op", default="ils_backward", choices=OPS, help="which op's cases (default ils_backward)")
+    p.add_argument("--vectors", metavar="FILE", help="a vectors file (default: the copy shipped with ils_ref)")
+    p.set_defaults(run=_check)
 
     for name, text in _PLANNED.items():
         p = sub.add_parser(name, help=f"{text} [not yet available]", description=text)

@@ -37,7 +37,7 @@ def test_selfcheck_full_mode(capsys):
     assert "full" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("name", ["reproduce", "vectors", "check"])
+@pytest.mark.parametrize("name", ["reproduce"])
 def test_planned_commands_say_so_and_exit_2(name, capsys):
     assert main([name]) == 2
     assert "not available" in capsys.readouterr().err
