@@ -202,6 +202,35 @@ def real_scalar(value, name: str, *, positive: bool = False, nonnegative: bool =
     return out
 
 
+def scalar_or_per_row(value, name: str, batch_shape: tuple, *, positive: bool = False, nonnegative: bool = False):
+    """A finite real scalar, or an array broadcastable to ``batch_shape`` (one value per row).
+
+    Returns a float, or a float64 array of shape ``batch_shape + (1,)`` ready
+    to broadcast against ``(..., K)`` arrays.
+    """
+    if value is None or isinstance(value, (str, bytes, bool, np.bool_)):
+        raise TypeError(
+            f"{name} must be a real number (or an array with one per row), got {type(value).__name__} {value!r:.40}"
+        )
+    if isinstance(value, (numbers.Real, np.floating, np.integer)):
+        return real_scalar(value, name, positive=positive, nonnegative=nonnegative)
+    arr = as_real_array(value, name)
+    if arr.ndim == 0:
+        return real_scalar(arr, name, positive=positive, nonnegative=nonnegative)
+    try:
+        arr = np.broadcast_to(arr, tuple(batch_shape))
+    except ValueError:
+        raise ValueError(
+            f"{name} has shape {arr.shape}, which does not broadcast to the batch shape {tuple(batch_shape)}"
+        ) from None
+    require_finite(arr, name)
+    if positive and not np.all(arr > 0):
+        raise ValueError(f"{name} must be > 0, got {float(arr[~(arr > 0)].flat[0])}")
+    if nonnegative and not np.all(arr >= 0):
+        raise ValueError(f"{name} must be >= 0, got {float(arr[~(arr >= 0)].flat[0])}")
+    return arr[..., None]
+
+
 def require_finite_result(arr: np.ndarray, what: str) -> np.ndarray:
     """Guard a kernel's output: overflow is reported, never returned as inf/NaN."""
     if not all_finite(arr):

@@ -6,15 +6,12 @@ Exit codes: 0 success, 1 a check failed, 2 bad usage (argparse's convention).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import __version__
 
-# Subcommands that later work will fill in.  They are listed in --help so the
-# command line's shape is visible now; running one says it is not available.
-_PLANNED = {
-    "reproduce": "reproduce the post's toy experiment 1 (figure, curves, summary table)",
-}
+
 
 
 def _selfcheck(args: argparse.Namespace) -> int:
@@ -61,6 +58,46 @@ def _compare(args: argparse.Namespace) -> int:
             print(f"ils-ref compare: cannot write {args.json}: {exc.strerror}", file=sys.stderr)
             return 2
         print(f"wrote {args.json}")
+    return 0
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    import time
+
+    from .reproduce import run, save_npz, summary_table, write_figures
+
+    if args.steps < 2:
+        print("ils-ref reproduce: --steps must be >= 2", file=sys.stderr)
+        return 2
+    if args.seeds < 1:
+        print("ils-ref reproduce: --seeds must be >= 1", file=sys.stderr)
+        return 2
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as exc:
+        print(f"ils-ref reproduce: cannot create {args.out}: {exc.strerror}", file=sys.stderr)
+        return 2
+    n_settings = 10
+    print(
+        f"toy experiment 1: {n_settings} settings x ({args.seeds} seeded problems + 1 fresh problem each), "
+        f"{args.steps} SGD steps, all in one vectorised loop",
+        flush=True,
+    )
+
+    def progress(step, steps, seconds):
+        print(f"  step {step:>7}/{steps} ({100 * step // steps:3d}%)  {seconds:6.1f} s", flush=True)
+
+    start = time.perf_counter()
+    result = run(steps=args.steps, seeds=args.seeds, progress=progress)
+    npz = os.path.join(args.out, "toy1_curves.npz")
+    save_npz(result, npz)
+    figures = write_figures(result, args.out)
+    print()
+    print(summary_table(result))
+    print()
+    for path in [npz] + figures:
+        print(f"wrote {path}")
+    print(f"done in {time.perf_counter() - start:.1f} s")
     return 0
 
 
@@ -113,14 +150,6 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _planned(name: str):
-    def run(args: argparse.Namespace) -> int:
-        print(f"ils-ref {name}: not available in ils_ref {__version__} yet", file=sys.stderr)
-        return 2
-
-    return run
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ils-ref",
@@ -138,6 +167,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full", action="store_true", help="compare full Jacobians instead of random projections")
     p.add_argument("-v", "--verbose", action="store_true", help="print every report, not only failures")
     p.set_defaults(run=_selfcheck)
+
+    p = sub.add_parser(
+        "reproduce",
+        help="reproduce the post's toy experiment 1 (figures, curves, summary table)",
+        description="Toy experiment 1: the post's six panels (faithful), then every setting on the same "
+        "seeded problems with 95%% bands and the exact gradient (fair). Writes toy1_faithful.png, "
+        "toy1_fair.png and toy1_curves.npz into --out and prints a summary table.",
+    )
+    p.add_argument("--steps", type=int, default=50_000, help="SGD steps (default 50000, as in the post)")
+    p.add_argument("--seeds", type=int, default=10, help="seeded problems in the fair comparison (default 10)")
+    p.add_argument("--out", default="results", help="output folder (default results/)")
+    p.set_defaults(run=_reproduce)
 
     from .problems import PROBLEMS
 
@@ -179,9 +220,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vectors", metavar="FILE", help="a vectors file (default: the copy shipped with ils_ref)")
     p.set_defaults(run=_check)
 
-    for name, text in _PLANNED.items():
-        p = sub.add_parser(name, help=f"{text} [not yet available]", description=text)
-        p.set_defaults(run=_planned(name))
     return parser
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import gradient_array, logits_array, real_scalar, require_finite_result
+from ._validation import gradient_array, logits_array, require_finite_result, scalar_or_per_row
 from .sampling import _gumbel, _one_hot, uniform_noise
 from .softmax import _softmax_backward
 
@@ -31,7 +31,7 @@ class GumbelCache:
     ----------
     y_soft : ndarray, shape (..., K)
         ``softmax((logits + G) / T)``.
-    temperature : float
+    temperature : float or ndarray of shape (..., 1)
     hard : bool
     index : ndarray of int, shape (...)
         ``argmax(logits + G)``, the Gumbel-max draw.
@@ -64,10 +64,11 @@ def gumbel_softmax_forward(logits, temperature, *, u=None, rng=None, hard: bool 
     ----------
     logits : array_like, shape (..., K)
         Finite, or ``-inf`` to mask a category.
-    temperature : float
+    temperature : float or array_like
         ``T > 0``, finite.  Any positive value works: the softmax is shifted
         before the division by ``T``, so ``T = 1e-3`` (or smaller) gives a
-        finite, nearly one-hot ``y``.
+        finite, nearly one-hot ``y``.  An array broadcastable to the batch
+        shape ``logits.shape[:-1]`` gives every row its own temperature.
     u : array_like, shape (..., K), optional
         Explicit uniform noise in ``[0, 1)``, one number per logit;
         ``G = -log(-log u)``.  ``u = 0`` gives ``G = -inf`` (that category
@@ -84,17 +85,22 @@ def gumbel_softmax_forward(logits, temperature, *, u=None, rng=None, hard: bool 
     cache : GumbelCache
     """
     logits = logits_array(logits, "logits")
-    temperature = real_scalar(temperature, "temperature", positive=True)
+    temperature = scalar_or_per_row(temperature, "temperature", logits.shape[:-1], positive=True)
     if hard not in (True, False):
         raise TypeError(f"hard must be True or False, got {hard!r}")
     g = _gumbel(uniform_noise(logits.shape, u=u, rng=rng))
     perturbed = logits + g
     if np.any(np.all(perturbed == -np.inf, axis=-1)):
         raise ValueError("logits + G is -inf in a whole row (u = 0 on every unmasked category)")
+    return _forward(perturbed, g, temperature, bool(hard))
+
+
+def _forward(perturbed, g, temperature, hard):
+    """The forward pass on checked arguments: ``perturbed = logits + G``."""
     index = np.argmax(perturbed, axis=-1)
     y_soft = _tempered_softmax(perturbed, temperature)
-    cache = GumbelCache(y_soft=y_soft, temperature=temperature, hard=bool(hard), index=index, gumbel=g)
-    y = _one_hot(index, logits.shape[-1]) if hard else y_soft
+    cache = GumbelCache(y_soft=y_soft, temperature=temperature, hard=hard, index=index, gumbel=g)
+    y = _one_hot(index, perturbed.shape[-1]) if hard else y_soft
     return y, cache
 
 
@@ -128,6 +134,10 @@ def gumbel_softmax_backward(dy, cache: GumbelCache) -> np.ndarray:
             f"cache must be the GumbelCache returned by gumbel_softmax_forward, got {type(cache).__name__}"
         )
     dy = gradient_array(dy, "dy", cache.y_soft.shape, "the shape of y")
+    return require_finite_result(_backward(dy, cache), "the Gumbel-softmax logit gradient")
+
+
+def _backward(dy, cache):
+    """The backward pass on checked arguments."""
     with np.errstate(over="ignore"):
-        out = _softmax_backward(dy, cache.y_soft) / cache.temperature
-    return require_finite_result(out, "the Gumbel-softmax logit gradient")
+        return _softmax_backward(dy, cache.y_soft) / cache.temperature

@@ -58,7 +58,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import gradient_array, logits_and_mask, real_scalar, require_finite_result
+from ._validation import gradient_array, logits_and_mask, real_scalar, require_finite_result, scalar_or_per_row
 from .intermediate import KL, SUM_NORMALIZATION, resolve_loss, resolve_normalization
 from .sampling import _one_hot, _sample_categorical, check_index, uniform_noise
 from .softmax import _softmax, _softmax_backward
@@ -164,7 +164,7 @@ def _check_args(dz, cache, alpha, policy):
     if not isinstance(cache, ILSCache):
         raise TypeError(f"cache must be the ILSCache returned by ils_forward, got {type(cache).__name__}")
     dz = gradient_array(dz, "dz", cache.z.shape, "the shape of z")
-    alpha = real_scalar(alpha, "alpha", nonnegative=True)
+    alpha = scalar_or_per_row(alpha, "alpha", cache.z.shape[:-1], nonnegative=True)
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
     return dz, alpha
@@ -177,15 +177,29 @@ def _negative_w_error(row, alpha):
     )
 
 
+def _alpha_at(alpha, row) -> float:
+    return float(alpha if np.ndim(alpha) == 0 else alpha[row][0])
+
+
 def _nonpositive_sum_error(row, alpha):
     return ValueError(
-        f"sum(z - alpha*Delta) <= 0 in row {row} (alpha={alpha:g}): pi_D = h(z - alpha*Delta) is "
+        f"sum(z - alpha*Delta) <= 0 in row {row} (alpha={_alpha_at(alpha, row):g}): pi_D = h(z - alpha*Delta) is "
         f"undefined there; use policy='clip' or a smaller alpha"
     )
 
 
 def _first_row(mask: np.ndarray) -> tuple:
     return tuple(int(i) for i in np.argwhere(mask)[0])
+
+
+def _drawn(index: np.ndarray, k: int) -> np.ndarray:
+    """Flat positions of the drawn entries in a C-contiguous ``(..., K)`` array (O(rows), for any size)."""
+    return np.arange(index.size) * k + index.reshape(-1)
+
+
+def _gather(arr: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    """The drawn entry of every row, shape ``(..., 1)``."""
+    return np.ascontiguousarray(arr).reshape(-1)[flat].reshape(arr.shape[:-1] + (1,))
 
 
 def _sum_target(dz, cache, alpha, policy):
@@ -198,14 +212,13 @@ def _sum_target(dz, cache, alpha, policy):
     array the caller may overwrite) and the per-row scalars of shape
     ``(..., 1)``; no ``K``-sized array besides ``v`` is formed.
     """
-    idx = cache.index[..., None]
-    v = np.subtract(np.take_along_axis(dz, idx, axis=-1), dz)
+    v = np.subtract(_gather(dz, _drawn(cache.index, dz.shape[-1])), dz)
     if cache.masked is not None:
         v[cache.masked] = 0.0
     if policy == "clip":
         np.maximum(v, 0.0, out=v)
-    elif policy == "raise" and alpha > 0 and np.any(v < 0):
-        raise _negative_w_error(_first_row(np.any(v < 0, axis=-1)), alpha)
+    elif policy == "raise" and np.any((v < 0) & (alpha > 0)):
+        raise _negative_w_error(_first_row(np.any((v < 0) & (alpha > 0), axis=-1)), alpha)
     total = 1.0 + alpha * v.sum(axis=-1, keepdims=True)
     if np.any(total <= 0):
         raise _nonpositive_sum_error(_first_row(total[..., 0] <= 0), alpha)
@@ -216,7 +229,7 @@ def _sum_target(dz, cache, alpha, policy):
 def _assemble(v, scale, inv_total, index):
     """``π_D`` from the compact form of :func:`_sum_target` (overwrites ``v``)."""
     v *= scale
-    np.put_along_axis(v, index[..., None], inv_total, axis=-1)
+    v.reshape(-1)[_drawn(index, v.shape[-1])] = np.broadcast_to(inv_total, index.shape + (1,)).reshape(-1)
     return v
 
 
@@ -278,8 +291,10 @@ def ils_backward(
         Upstream gradient ``g = ∂L/∂z``; finite.
     cache : ILSCache
         From :func:`ils_forward` (or :func:`ils_cache`).
-    alpha : float
+    alpha : float or array_like
         Step size ``α >= 0``.  ``α = 0`` gives ``π_D = z`` and ``dθ = π - z``.
+        An array broadcastable to the batch shape ``dz.shape[:-1]`` gives
+        every row its own step (one call for a whole sweep over α).
     loss : {"kl", "squared_error"} or IntermediateLoss, default "kl"
         ``L_I``; see :mod:`ils_ref.intermediate`.
     h : None, "sum" or Normalization
@@ -317,20 +332,25 @@ def ils_backward(
     if h is not SUM_NORMALIZATION:
         _, _, pi_d = _generic_target(dz, cache, alpha, h, policy)
         return require_finite_result(_dlogits(cache.probs, pi_d, loss, prototype, prototype_eps), "dlogits")
+    out = _sum_backward(dz, cache, alpha, policy, loss, prototype, prototype_eps)
+    if policy == "clip" and loss is KL and not prototype:
+        return out  # π - π_D with both on the simplex: every entry lies in [-1, 1]
+    with np.errstate(over="ignore"):
+        return require_finite_result(out, "the ILS logit gradient")
+
+
+def _sum_backward(dz, cache, alpha, policy, loss=KL, prototype=False, prototype_eps=PROTOTYPE_EPS):
+    """The backward pass for ``h = z/Σz`` on checked arguments (the kernel of :func:`ils_backward`)."""
     v, scale, inv_total = _sum_target(dz, cache, alpha, policy)
     if loss is KL and not prototype:
         # The default, in place on v: dθ = π - π_D (Σπ_D = 1 by construction).
         v *= scale
         np.subtract(cache.probs, v, out=v)
-        idx = cache.index[..., None]
-        np.put_along_axis(v, idx, np.take_along_axis(cache.probs, idx, axis=-1) - inv_total, axis=-1)
-        out = v
-    else:
-        out = _dlogits(cache.probs, _assemble(v, scale, inv_total, cache.index), loss, prototype, prototype_eps)
-    if policy == "clip" and loss is KL and not prototype:
-        return out  # π - π_D with both on the simplex: every entry lies in [-1, 1]
+        flat = _drawn(cache.index, v.shape[-1])
+        v.reshape(-1)[flat] = (_gather(cache.probs, flat) - inv_total).reshape(-1)
+        return v
     with np.errstate(over="ignore"):
-        return require_finite_result(out, "the ILS logit gradient")
+        return _dlogits(cache.probs, _assemble(v, scale, inv_total, cache.index), loss, prototype, prototype_eps)
 
 
 def ils_step(

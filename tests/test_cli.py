@@ -37,12 +37,6 @@ def test_selfcheck_full_mode(capsys):
     assert "full" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("name", ["reproduce"])
-def test_planned_commands_say_so_and_exit_2(name, capsys):
-    assert main([name]) == 2
-    assert "not available" in capsys.readouterr().err
-
-
 def test_bad_arguments_exit_2_with_a_one_line_message(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["selfcheck", "--seed", "many"])

@@ -116,3 +116,14 @@ def test_backward_argument_errors():
         gumbel_softmax_backward(np.ones((2, 4)), None)
     with pytest.raises(ValueError, match="whole row"):
         gumbel_softmax_forward([0.0, -np.inf], 1.0, u=[0.0, 0.5])
+
+
+def test_temperature_per_row_equals_separate_calls():
+    temps = np.array([0.5, 3.0])
+    y, cache = gumbel_softmax_forward(LOGITS, temps, u=U)
+    dy = np.arange(8.0).reshape(2, 4)
+    d = gumbel_softmax_backward(dy, cache)
+    for i, t in enumerate(temps):
+        yi, ci = gumbel_softmax_forward(LOGITS[i], t, u=U[i])
+        np.testing.assert_allclose(y[i], yi, rtol=1e-15)
+        np.testing.assert_allclose(d[i], gumbel_softmax_backward(dy[i], ci), rtol=1e-15)

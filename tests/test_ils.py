@@ -266,3 +266,19 @@ def test_closed_form_logit_gradients_equal_the_chain_rule(loss):
     np.testing.assert_allclose(
         loss.logits_backward(probs, pi_d), softmax_backward(loss.backward(probs, pi_d), probs), rtol=1e-12, atol=1e-15
     )
+
+
+def test_alpha_per_row_equals_separate_calls():
+    rng = np.random.default_rng(13)
+    logits = rng.normal(size=(3, 4, 5))
+    _, cache = ils_forward(logits, rng=rng)
+    dz = rng.normal(size=logits.shape)
+    alphas = np.array([0.1, 0.01, 0.001])[:, None]  # one α per leading row, broadcast over the second axis
+    together = ils_backward(dz, cache, alphas)
+    for i, a in enumerate((0.1, 0.01, 0.001)):
+        one = ils_backward(dz[i], ils_cache(logits[i], cache.index[i]), a)
+        np.testing.assert_allclose(together[i], one, rtol=1e-15, atol=0)
+    with pytest.raises(ValueError, match="does not broadcast to the batch shape"):
+        ils_backward(dz, cache, np.ones(5))
+    with pytest.raises(ValueError, match="alpha must be >= 0"):
+        ils_backward(dz, cache, -alphas)

@@ -1,0 +1,235 @@
+r"""Toy experiment 1 of the post, vectorised over settings and seeds.
+
+The post trains ``N = 5`` independent categorical distributions over ``K = 5``
+categories towards random targets ``π_true`` by plain SGD on the logits (lr
+0.01, 50,000 steps), with single draws: each step draws ``z`` with an
+estimator, takes the sampled loss
+
+.. math::
+
+    \ell(z) = \frac{1}{NK}\sum_{r,k} -\pi^{true}_{rk}\bigl(\log(z_{rk} + \varepsilon)
+              - \log(\pi^{true}_{rk} + \varepsilon)\bigr), \qquad \varepsilon = 10^{-8},
+
+and steps along the estimator's logit gradient.  It reports the same
+expression with ``z`` replaced by ``softmax(θ)`` (:func:`toy_metric`).
+
+:func:`train` runs any list of :class:`Setting` on any stack of problems at
+once: the logits of every (setting, problem) pair live in one array of shape
+``(settings, problems, N, K)`` and each step is a fixed handful of NumPy
+calls on it (one per estimator family), whatever the number of settings and
+seeds.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import gumbel as _gumbel_mod
+from .ils import ILSCache, _sum_backward
+from .problems import TOY_SMOOTHING, outcome_values, toy1
+from .sampling import _gumbel, _one_hot, _sample_categorical
+from .softmax import _softmax, _softmax_backward
+
+ESTIMATORS = ("ils-prototype", "ils", "gumbel", "exact")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One training configuration: an estimator and its parameter (α or T)."""
+
+    estimator: str
+    value: float | None = None
+
+    def __post_init__(self):
+        if self.estimator not in ESTIMATORS:
+            raise ValueError(f"estimator must be one of {ESTIMATORS}, got {self.estimator!r}")
+
+    @property
+    def name(self) -> str:
+        if self.estimator == "exact":
+            return "exact gradient"
+        symbol = "T" if self.estimator == "gumbel" else "alpha"
+        return f"{self.estimator} {symbol}={self.value:g}"
+
+    @property
+    def key(self) -> str:
+        """A name usable as an ``.npz`` key."""
+        return self.name.replace(" ", "_").replace("=", "")
+
+
+#: The six panels of the post: ILS as the prototype computed it, Gumbel-softmax.
+POST_SETTINGS = tuple(Setting("ils-prototype", a) for a in (0.1, 0.01, 0.001)) + tuple(
+    Setting("gumbel", t) for t in (0.1, 1.0, 10.0)
+)
+#: The fair comparison: the post's six, ILS with the chain-ruled default, and the exact gradient.
+FAIR_SETTINGS = POST_SETTINGS + tuple(Setting("ils", a) for a in (0.1, 0.01, 0.001)) + (Setting("exact"),)
+
+
+def make_problems(seeds, rows: int = 5, categories: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Targets and initial logits of the seeded toy problems: two arrays ``(len(seeds), N, K)``."""
+    problems = [toy1(seed=int(s), rows=rows, categories=categories) for s in seeds]
+    return np.stack([p.target for p in problems]), np.stack([p.logits for p in problems])
+
+
+def toy_metric(probs: np.ndarray, target: np.ndarray, smoothing: float = TOY_SMOOTHING) -> np.ndarray:
+    """The post's reported metric: the smoothed KL(π_true ‖ π) averaged over the last two axes."""
+    terms = -target * (np.log(probs + smoothing) - np.log(target + smoothing))
+    return terms.mean(axis=(-2, -1))
+
+
+def _toy_grad(z: np.ndarray, target: np.ndarray, smoothing: float) -> np.ndarray:
+    """∂ℓ/∂z of the sampled loss (the mean over N·K entries)."""
+    n_entries = target.shape[-2] * target.shape[-1]
+    return -target / (n_entries * (z + smoothing))
+
+
+@dataclass(frozen=True)
+class _Group:
+    rows: slice
+    values: np.ndarray  # (n, 1, 1, 1): α or T per setting, broadcast over problems, rows, categories
+
+
+def _groups(settings) -> dict:
+    """Contiguous blocks of settings per estimator (``settings`` must be ordered by estimator)."""
+    groups, start = {}, 0
+    for est in ESTIMATORS:
+        members = [s for s in settings if s.estimator == est]
+        if members:
+            values = np.array([np.nan if s.value is None else s.value for s in members])[:, None, None, None]
+            groups[est] = _Group(slice(start, start + len(members)), values)
+            start += len(members)
+    return groups
+
+
+def order_settings(settings) -> list:
+    """The settings sorted by estimator family (the order :func:`train` works in), stable otherwise."""
+    return sorted(settings, key=lambda s: ESTIMATORS.index(s.estimator))
+
+
+def train(
+    settings,
+    targets: np.ndarray,
+    logits: np.ndarray,
+    *,
+    steps: int,
+    lr: float = 0.01,
+    seed: int = 0,
+    smoothing: float = TOY_SMOOTHING,
+    progress=None,
+) -> np.ndarray:
+    """Run SGD for every (setting, problem) pair at once; return the metric curves.
+
+    Parameters
+    ----------
+    settings : sequence of Setting
+        Must be ordered by estimator family (use :func:`order_settings`).
+    targets, logits : ndarray, shape (S, P, N, K)
+        Problem ``p`` of setting ``s`` (the same problems for every setting in
+        the fair comparison, different ones in the faithful reproduction).
+    steps : int
+        SGD steps.
+    lr : float
+        Learning rate of plain SGD on the logits.
+    seed : int
+        Seed of the one ``numpy.random.Generator`` that draws all the noise;
+        equal arguments give bit-for-bit equal curves.
+    progress : callable, optional
+        Called as ``progress(step, steps, seconds)`` about every 10%.
+
+    Returns
+    -------
+    curves : ndarray, shape (S, P, steps)
+        ``toy_metric`` of ``softmax(θ_t)`` before update ``t``.
+    """
+    settings = list(settings)
+    if settings != order_settings(settings):
+        raise ValueError("settings must be ordered by estimator family; use order_settings()")
+    theta = np.array(logits, dtype=np.float64)
+    if theta.shape[0] != len(settings) or targets.shape != theta.shape:
+        raise ValueError(f"targets and logits must have shape (len(settings), P, N, K); got {targets.shape}, {theta.shape}")
+    groups = _groups(settings)
+    rng = np.random.default_rng(seed)
+    curves = np.empty(theta.shape[:2] + (steps,))
+    exact_f = None
+    if "exact" in groups:  # f_r(e_k) depends on the target only: enumerate once
+        rows = groups["exact"].rows
+
+        class _Toy:  # the per-row loss of :class:`ils_ref.problems.Toy1`, on the stacked targets
+            @staticmethod
+            def f(z):
+                t = targets[rows]
+                return (-t * (np.log(z + smoothing) - np.log(t + smoothing))).sum(axis=-1) / (t.shape[-2] * t.shape[-1])
+
+        exact_f = outcome_values(_Toy, theta[rows])
+    start, report_every = time.perf_counter(), max(1, steps // 10)
+    for step in range(steps):
+        probs = _softmax(theta)
+        curves[..., step] = toy_metric(probs, targets, smoothing)
+        grad = np.empty_like(theta)
+        # The library's forward/backward kernels on arrays known to be valid
+        # (finite logits, u in [0, 1)); ils_forward/ils_backward and the
+        # Gumbel functions are these kernels behind argument checks.
+        for est, group in groups.items():
+            rows, t = group.rows, targets[group.rows]
+            if est in ("ils", "ils-prototype"):
+                p = probs[rows]
+                index = _sample_categorical(p, rng.random(p.shape[:-1]))
+                cache = ILSCache(logits=theta[rows], probs=p, index=index, z=_one_hot(index, p.shape[-1]))
+                policy, prototype = ("signed", True) if est == "ils-prototype" else ("clip", False)
+                grad[rows] = _sum_backward(
+                    _toy_grad(cache.z, t, smoothing), cache, group.values, policy, prototype=prototype
+                )
+            elif est == "gumbel":
+                g = _gumbel(rng.random(theta[rows].shape))
+                y, cache = _gumbel_mod._forward(theta[rows] + g, g, group.values, False)
+                grad[rows] = _gumbel_mod._backward(_toy_grad(y, t, smoothing), cache)
+            else:
+                grad[rows] = _softmax_backward(exact_f, probs[rows])
+        if not np.isfinite(grad).all():
+            bad = [settings[i].name for i in np.unique(np.nonzero(~np.isfinite(grad))[0])]
+            raise FloatingPointError(f"non-finite gradient at step {step} for {bad}")
+        theta -= lr * grad
+        if progress is not None and (step + 1) % report_every == 0:
+            progress(step + 1, steps, time.perf_counter() - start)
+    return curves
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Numbers of one setting, on the mean curve over problems."""
+
+    setting: str
+    start: float
+    minimum: float
+    final: float  # mean of the last ``window`` steps
+    settle_step: int | None  # first step within 10% of ``final``; None if never
+
+
+def summarize(curves: np.ndarray, names, window: int = 1000) -> list[Summary]:
+    """Per setting: metric at the start, minimum, mean of the last ``window`` steps, settling step."""
+    out = []
+    for name, curve in zip(names, curves.mean(axis=1)):
+        final = float(curve[-window:].mean())
+        within = np.nonzero(np.abs(curve - final) <= 0.1 * abs(final))[0]
+        out.append(
+            Summary(
+                setting=name,
+                start=float(curve[0]),
+                minimum=float(curve.min()),
+                final=final,
+                settle_step=int(within[0]) if within.size else None,
+            )
+        )
+    return out
+
+
+def band(curves: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean over problems and a 95% band for the mean (normal approximation, ``1.96·sd/√P``)."""
+    mean = curves.mean(axis=1)
+    if curves.shape[1] < 2:
+        return mean, mean, mean
+    half = 1.96 * curves.std(axis=1, ddof=1) / np.sqrt(curves.shape[1])
+    return mean, mean - half, mean + half
