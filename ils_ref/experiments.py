@@ -119,7 +119,8 @@ def train(
     seed: int = 0,
     smoothing: float = TOY_SMOOTHING,
     progress=None,
-) -> np.ndarray:
+    return_logits: bool = False,
+):
     """Run SGD for every (setting, problem) pair at once; return the metric curves.
 
     Parameters
@@ -138,6 +139,8 @@ def train(
         equal arguments give bit-for-bit equal curves.
     progress : callable, optional
         Called as ``progress(step, steps, seconds)`` about every 10%.
+    return_logits : bool
+        Also return the final logits, shape (S, P, N, K).
 
     Returns
     -------
@@ -194,7 +197,7 @@ def train(
         theta -= lr * grad
         if progress is not None and (step + 1) % report_every == 0:
             progress(step + 1, steps, time.perf_counter() - start)
-    return curves
+    return (curves, theta) if return_logits else curves
 
 
 @dataclass(frozen=True)

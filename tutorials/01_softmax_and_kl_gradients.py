@@ -1,0 +1,135 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+# ---
+
+# %% [markdown]
+# # 01 — Softmax and KL gradients, derived and checked
+#
+# Every estimator in this project ends in the same two backward passes: through the
+# softmax, and through a KL divergence. This tutorial derives both, checks them against
+# finite differences with `ils_ref.check_vjp`, and then shows what the checker reports
+# when a backward pass is wrong.
+#
+# Run it with `python tutorials/01_softmax_and_kl_gradients.py` (add `--quick` for the
+# small version the test suite runs).
+
+# %%
+import sys
+
+import numpy as np
+from _tutorial import Claims, parse
+
+from ils_ref import check_vjp, kl_divergence, kl_divergence_backward, softmax, softmax_backward
+
+# %% [markdown]
+# ## The softmax backward pass
+#
+# With $y = \mathrm{softmax}(x)$, $\partial y_i / \partial x_j = y_i(\delta_{ij} - y_j)$.
+# A backward pass never forms this $K \times K$ Jacobian; it contracts it with the
+# upstream gradient $dy$:
+#
+# $$dx_j = \sum_i dy_i\, y_i (\delta_{ij} - y_j) = y_j \Bigl(dy_j - \sum_i dy_i y_i\Bigr).$$
+#
+# The subtracted term $\langle dy, y\rangle$ is the *centring term*: it makes every row of
+# $dx$ sum to zero, because adding a constant to all logits changes nothing.
+
+
+# %%
+def softmax_section(rng, claims, k):
+    x = rng.normal(size=(4, k))
+    report = check_vjp(softmax, lambda x, dy: softmax_backward(dy, softmax(x)), x, full=True)
+    print(report)
+    claims.check(
+        f"softmax_backward agrees with central differences in every one of {report.n_compared} Jacobian "
+        f"entries (max relative error {report.max_rel_error:.1e})",
+        report.ok,
+    )
+    dx = softmax_backward(rng.normal(size=x.shape), softmax(x))
+    claims.check(f"logit-gradient rows sum to zero (largest |row sum| {np.abs(dx.sum(-1)).max():.1e})",
+                 np.abs(dx.sum(-1)).max() < 1e-14)
+
+
+# %% [markdown]
+# ## The KL backward pass
+#
+# $\mathrm{KL}(p\,\|\,q) = \sum_k p_k \log(p_k/q_k)$ with $0 \log 0 = 0$. Its partial
+# derivatives are
+#
+# $$\frac{\partial\,\mathrm{KL}}{\partial p_k} = \log\frac{p_k}{q_k} + 1, \qquad
+#   \frac{\partial\,\mathrm{KL}}{\partial q_k} = -\frac{p_k}{q_k}.$$
+#
+# ILS uses $\mathrm{KL}(\pi_D\,\|\,\pi)$ with the target $\pi_D$ fixed, so it needs the
+# second one; chained through the softmax it becomes $\pi\sum_k\pi_{D,k} - \pi_D$, which is
+# $\pi - \pi_D$ when $\pi_D$ sums to one.
+
+
+# %%
+def kl_section(rng, claims, k):
+    p = softmax(rng.normal(size=(3, k)))
+    q = softmax(rng.normal(size=(3, k)))
+    report = check_vjp(lambda q: kl_divergence(p, q), lambda q, d: kl_divergence_backward(d, p, q)[1], q, full=True)
+    claims.check(f"dKL/dq agrees with central differences (max relative error {report.max_rel_error:.1e})", report.ok)
+    theta = rng.normal(size=(3, k))
+    pi = softmax(theta)
+    chained = softmax_backward(kl_divergence_backward(np.ones(3), p, pi)[1], pi)
+    gap = np.abs(chained - (pi - p)).max()
+    claims.check(f"through the softmax, dKL(p||softmax(theta))/dtheta = pi - p (max difference {gap:.1e})",
+                 gap < 1e-14)
+
+
+# %% [markdown]
+# ## When a backward pass is wrong
+#
+# Drop the centring term and the backward becomes $dx = y \odot dy$: its Jacobian is
+# $\mathrm{diag}(y)$ instead of $\mathrm{diag}(y) - y y^\top$. The default check screens
+# with a few random projections (a constant number of calls, whatever the size of $x$);
+# when they disagree it computes the full Jacobian both ways and lists the worst entries
+# by their (output, input) multi-index, ranked by *how far outside its tolerance* each
+# entry is — essentially by relative error. Off the diagonal the broken backward returns
+# exactly 0 where the truth is $-y_i y_j$ (relative error 1); on the diagonal it returns
+# $y_i$ where the truth is $y_i(1-y_i)$ (relative error $y_i/(1-y_i)$). So the list is led
+# by an off-diagonal entry unless some probability exceeds 1/2, and the worst relative
+# error is $\max(1, \max_i y_i/(1-y_i))$.
+
+
+# %%
+def broken_section(rng, claims, k):
+    x = rng.normal(size=(2, k))
+    report = check_vjp(softmax, lambda x, dy: softmax(x) * dy, x)
+    print(report)
+    y = softmax(x)
+    worst = report.worst[0]
+    (row, i), (row_in, j) = worst.output_index, worst.input_index
+    claims.check(f"the broken backward fails ({report.n_failed} of {report.n_compared} entries outside tolerance)",
+                 not report.ok)
+    predicted = max(1.0, float(np.max(y / (1 - y))))
+    where = "off the diagonal" if i != j else f"on the diagonal (y = {y[row, i]:.3f} > 1/2)"
+    claims.check(
+        f"its worst entry {worst.output_index} x {worst.input_index} lies {where} of one row, with relative "
+        f"error {worst.rel_error:.4f} = max(1, max y/(1-y)) = {predicted:.4f}",
+        row == row_in and np.isclose(worst.rel_error, predicted, rtol=1e-4) and (i != j or y[row, i] > 0.5),
+    )
+    off_block = report.n_compared - sum(r.size ** 2 for r in y)  # entries coupling different rows: zero both ways
+    claims.check(f"exactly the {report.n_failed} within-row entries fail; the {off_block} cross-row zeros agree",
+                 report.n_failed == sum(r.size ** 2 for r in y))
+
+
+# %%
+def main(argv=None) -> int:
+    args = parse(argv, "Softmax and KL gradients, derived and checked.")
+    rng = np.random.default_rng(0)
+    k = 6 if args.quick else 12
+    claims = Claims()
+    softmax_section(rng, claims, k)
+    kl_section(rng, claims, k)
+    broken_section(rng, claims, k)
+    return claims.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
