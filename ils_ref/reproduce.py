@@ -35,6 +35,8 @@ class Result:
     faithful_seeds: np.ndarray
     steps: int
     lr: float
+    final_logits: np.ndarray  # (settings, seeds, N, K): the fair runs' logits after the last step
+    targets: np.ndarray  # (seeds, N, K): the fair problems' targets
 
     @property
     def names(self) -> list:
@@ -54,7 +56,9 @@ def run(steps: int = 50_000, seeds: int = 10, lr: float = 0.01, progress=None) -
     n = len(settings)
     targets = np.concatenate([np.broadcast_to(shared_t, (n,) + shared_t.shape), own_t[:, None]], axis=1)
     logits = np.concatenate([np.broadcast_to(shared_l, (n,) + shared_l.shape), own_l[:, None]], axis=1)
-    curves = train(settings, targets, logits, steps=steps, lr=lr, seed=NOISE_SEED, progress=progress)
+    curves, theta = train(
+        settings, targets, logits, steps=steps, lr=lr, seed=NOISE_SEED, progress=progress, return_logits=True
+    )
     return Result(
         settings=settings,
         seeds=seed_list,
@@ -63,6 +67,8 @@ def run(steps: int = 50_000, seeds: int = 10, lr: float = 0.01, progress=None) -
         faithful_seeds=faithful_seeds,
         steps=steps,
         lr=lr,
+        final_logits=theta[:, :seeds],
+        targets=shared_t,
     )
 
 
