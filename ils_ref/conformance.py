@@ -1,7 +1,9 @@
 """Check another implementation against the reference vectors.
 
 ``check(fn, op="ils_backward")`` calls ``fn`` on every case of ``op`` (the
-signatures are listed in :mod:`ils_ref.vectors`), converts what comes back
+signatures are listed in :mod:`ils_ref.vectors`) with NumPy arrays (float64;
+``index`` as int64; a single-row case gets 0-d arrays) and Python scalars
+for ``alpha``, ``temperature`` and ``hard``, converts what comes back
 with ``numpy.asarray`` (so a CPU torch tensor or a JAX array works) and
 compares it with the expected values: a case passes when every entry has
 ``|got - expected| <= atol + rtol·|expected|``.  A function that raises,
@@ -29,6 +31,10 @@ SIGNATURES = {
     "kl_divergence_backward": (("dout", "p", "q"), ("dp", "dq")),
     "normalize_backward": (("dy", "z"), ("dz",)),
 }
+
+
+#: Inputs passed as Python scalars; every other input is passed as a NumPy array.
+_SCALARS = ("alpha", "temperature", "hard")
 
 
 def load_vectors(path=None) -> dict:
@@ -108,7 +114,10 @@ def _run_case(fn, op, case) -> CaseResult:
     args = []
     for name in arg_names:
         value = inputs[name]
-        args.append(np.asarray(value, dtype=np.int64 if name == "index" else np.float64) if isinstance(value, list) else value)
+        if name in _SCALARS:
+            args.append(value)
+        else:  # always an ndarray, even when the case holds a single row (a 0-d index, say)
+            args.append(np.asarray(value, dtype=np.int64 if name == "index" else np.float64))
     base = dict(id=case["id"], rtol=case["rtol"], atol=case["atol"], note=case.get("note", ""))
     nan = float("nan")
     try:

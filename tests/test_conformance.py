@@ -172,3 +172,15 @@ def test_torch_interop():
         return grad
 
     assert check(torch_ils).ok
+
+
+def test_array_inputs_are_always_arrays_even_for_a_single_row():
+    seen = []
+
+    def spy(logits, index, dz, alpha):
+        seen.append((type(logits), type(index), type(dz), type(alpha)))
+        return ils_ok(logits, index[..., None][..., 0], dz, alpha)  # ndarray-only indexing
+
+    assert check(spy).ok
+    assert all(t[:3] == (np.ndarray,) * 3 and t[3] is float for t in seen)
+    assert any(np.ndim(c["inputs"]["index"]) == 0 for c in load_vectors()["cases"] if c["op"] == "ils_backward")
