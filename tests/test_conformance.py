@@ -184,3 +184,17 @@ def test_array_inputs_are_always_arrays_even_for_a_single_row():
     assert check(spy).ok
     assert all(t[:3] == (np.ndarray,) * 3 and t[3] is float for t in seen)
     assert any(np.ndim(c["inputs"]["index"]) == 0 for c in load_vectors()["cases"] if c["op"] == "ils_backward")
+
+
+def test_a_tiny_relative_error_fails_the_tight_tolerance():
+    report = check(lambda *a: ils_ok(*a) * (1 + 1e-6))
+    assert report.n_failed == len(report.results)
+    assert check(lambda *a: ils_ok(*a) * (1 + 1e-12)).ok
+
+
+def test_sampling_cases_keep_u_away_from_every_cumulative_sum():
+    for case in load_vectors()["cases"]:
+        if case["op"] == "sample_categorical":
+            cdf = np.cumsum(np.asarray(case["inputs"]["probs"]), axis=-1)
+            u = np.asarray(case["inputs"]["u"])
+            assert np.min(np.abs(cdf - u[:, None])) >= 1e-9

@@ -90,3 +90,32 @@ def test_bad_arguments(capsys, tmp_path):
     assert "cannot create" in capsys.readouterr().err
     with pytest.raises(ValueError, match="ordered by estimator family"):
         train(list(reversed(order_settings(FAIR_SETTINGS))), np.zeros((10, 1, 2, 2)), np.zeros((10, 1, 2, 2)), steps=2)
+
+
+def test_summarize_by_hand():
+    curve = np.array([1.0, 0.5, 0.2, 0.12, 0.1, 0.1])[None, None, :]
+    (s,) = summarize(curve, ["x"], window=2)
+    assert (s.start, s.minimum, s.final) == (1.0, 0.1, 0.1)
+    assert s.settle_step == 4  # |0.12 - 0.1| = 0.02 > 10% of 0.1; 0.1 is the first within
+    (never,) = summarize(np.array([1.0, 3.0, 1.0, 3.0])[None, None, :], ["y"], window=2)
+    assert never.final == 2.0 and never.settle_step is None
+
+
+@pytest.mark.parametrize("estimator, value", [("ils", 0.5), ("ils-prototype", 0.5), ("gumbel", 0.3)])
+def test_one_training_step_equals_the_public_functions(estimator, value):
+    # smoothing 1.0 makes z - alpha*Delta negative for some draws, so the policy matters
+    from ils_ref import gumbel_softmax_backward, gumbel_softmax_forward, ils_backward, ils_forward
+
+    targets, logits = make_problems([5])
+    setting = [Setting(estimator, value)]
+    curves, theta = train(setting, targets[None], logits[None], steps=1, smoothing=1.0, seed=9, return_logits=True)
+    np.testing.assert_allclose(curves[0, :, 0], toy_metric(softmax(logits), targets, 1.0), rtol=1e-14)
+    rng = np.random.default_rng(9)
+    if estimator == "gumbel":
+        y, cache = gumbel_softmax_forward(logits, value, u=rng.random(logits.shape))
+        grad = gumbel_softmax_backward(-targets / (25 * (y + 1.0)), cache)
+    else:
+        z, cache = ils_forward(logits, u=rng.random(logits.shape[:-1]))
+        options = dict(prototype=True, policy="signed") if estimator == "ils-prototype" else {}
+        grad = ils_backward(-targets / (25 * (z + 1.0)), cache, value, **options)
+    np.testing.assert_allclose(theta[0], logits - 0.01 * grad, rtol=0, atol=1e-15)
