@@ -12,6 +12,8 @@ Modules, in reading order:
 * :mod:`ils_ref.intermediate`   the pluggable ``h`` and ``L_I`` of Algorithm 1
 * :mod:`ils_ref.ils`            Intermediate Loss Sampling, forward and backward
 * :mod:`ils_ref.gumbel`         Gumbel-softmax, soft and straight-through
+* :mod:`ils_ref.bernoulli`      sigmoid, Bernoulli KL and Bernoulli ILS
+* :mod:`ils_ref.gaussian`       Gaussian KL and Gaussian ILS for the mean
 * :mod:`ils_ref.problems`       test problems with exact gradients by enumeration
 * :mod:`ils_ref.estimators`     ILS, Gumbel, straight-through, REINFORCE behind one interface
 * :mod:`ils_ref.statcheck`      is a stochastic estimator unbiased? a statistical check
@@ -26,7 +28,17 @@ axes.  Integer and float32 input is converted to float64.
 
 __version__ = "0.1.0"
 
+from .bernoulli import (
+    BernoulliCache,
+    bernoulli_ils_backward,
+    bernoulli_ils_forward,
+    bernoulli_kl,
+    bernoulli_kl_backward,
+    sigmoid,
+    sigmoid_backward,
+)
 from .divergence import kl_divergence, kl_divergence_backward
+from .gaussian import GaussianCache, gaussian_ils_backward, gaussian_ils_forward, gaussian_kl, gaussian_kl_backward
 from .gradcheck import VJPReport, assert_vjp, check_vjp, numerical_jacobian
 from .gumbel import GumbelCache, gumbel_softmax_backward, gumbel_softmax_forward
 from .ils import ILSCache, ILSStep, ils_backward, ils_cache, ils_forward, ils_step
@@ -56,6 +68,18 @@ __all__ = [
     "gumbel_softmax_forward",
     "gumbel_softmax_backward",
     "GumbelCache",
+    "sigmoid",
+    "sigmoid_backward",
+    "bernoulli_kl",
+    "bernoulli_kl_backward",
+    "bernoulli_ils_forward",
+    "bernoulli_ils_backward",
+    "BernoulliCache",
+    "gaussian_kl",
+    "gaussian_kl_backward",
+    "gaussian_ils_forward",
+    "gaussian_ils_backward",
+    "GaussianCache",
     "numerical_jacobian",
     "check_vjp",
     "assert_vjp",

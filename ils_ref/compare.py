@@ -33,7 +33,7 @@ def compare(
     setting whose backward pass raises (e.g. ``policy="signed"`` meeting
     ``Σ(z - αΔ) <= 0``) gives a row with ``error`` set instead of statistics.
     """
-    estimators = standard_estimators() if estimators is None else estimators
+    estimators = standard_estimators(problem) if estimators is None else estimators
     exact = exact_gradient(problem)
     rows = []
     for i, est in enumerate(estimators):

@@ -110,11 +110,38 @@ def reinforce_loo(group: int = 4) -> Estimator:
     return Estimator("reinforce-loo", {"group": int(group)}, fn)
 
 
-def standard_estimators() -> list[Estimator]:
-    """The settings of ``ils-ref compare``: the post's α and T, and the unbiased references."""
+def bernoulli_ils(alpha: float) -> Estimator:
+    """Bernoulli ILS on a two-category problem, as a logit gradient ``(-dθ, dθ)``.
+
+    The bit is ``b = [category 1]``, ``p = σ(θ_1 - θ_0)`` and ``∂L/∂b = ∂L/∂z_1 - ∂L/∂z_0``.
+    """
+    from .bernoulli import bernoulli_ils_backward, bernoulli_ils_forward
+
+    alpha = real_scalar(alpha, "alpha", nonnegative=True)
+
+    def fn(logits, problem, rng, n):
+        logits = _stack(logits, n)
+        if logits.shape[-1] != 2:
+            raise ValueError("bernoulli-ils needs a problem with K = 2 categories")
+        b, cache = bernoulli_ils_forward(logits[..., 1] - logits[..., 0], rng=rng)
+        z = np.stack([1.0 - b, b], axis=-1)
+        dz = problem.grad(z)
+        d = bernoulli_ils_backward(dz[..., 1] - dz[..., 0], cache, alpha)
+        return np.stack([-d, d], axis=-1)
+
+    return Estimator("bernoulli-ils", {"alpha": alpha}, fn)
+
+
+def standard_estimators(problem: Problem | None = None) -> list[Estimator]:
+    """The settings of ``ils-ref compare``: the post's α and T, and the unbiased references.
+
+    Two-category problems (the Bernoulli quadratic) also get Bernoulli ILS.
+    """
     out = [ils(a) for a in (0.1, 0.01, 0.001)]
     out += [ils(a, prototype=True, policy="signed") for a in (0.1, 0.01, 0.001)]
     out += [gumbel(t) for t in (0.1, 1.0, 10.0)]
+    if problem is not None and problem.num_categories == 2:
+        out += [bernoulli_ils(a) for a in (0.1, 0.01, 0.001)]
     out += [gumbel(1.0, hard=True), reinforce(), reinforce_loo()]
     return out
 

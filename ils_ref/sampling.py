@@ -9,6 +9,7 @@ NumPy's global random state.
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import ndtri
 
 from ._validation import as_real_array, probs_array, require_no_nan, require_shape
 
@@ -40,6 +41,21 @@ def uniform_noise(shape: tuple, *, u=None, rng=None, name: str = "u") -> np.ndar
         bad = float(u[outside].flat[0])
         raise ValueError(f"{name} must lie in [0, 1), got {bad!r}")
     return u
+
+
+def normal_noise(shape: tuple, *, u=None, rng=None) -> np.ndarray:
+    """Standard normal noise of ``shape``: ``Φ⁻¹(u)`` from explicit uniforms, or ``rng.standard_normal``.
+
+    ``u`` must lie in the *open* interval (0, 1) (``u = 0`` would give ``-inf``).
+    """
+    if rng is not None and u is None:
+        if not isinstance(rng, np.random.Generator):
+            uniform_noise(shape, rng=rng)  # raises the standard TypeError
+        return rng.standard_normal(shape)
+    u = uniform_noise(shape, u=u, rng=rng)
+    if np.any(u == 0):
+        raise ValueError("u must lie in the open interval (0, 1) for normal noise (u = 0 gives -inf)")
+    return ndtri(u)
 
 
 # --------------------------------------------------------------------------

@@ -10,7 +10,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from .bernoulli import (
+    bernoulli_ils_backward,
+    bernoulli_ils_forward,
+    bernoulli_kl,
+    bernoulli_kl_backward,
+    bernoulli_target,
+    sigmoid,
+    sigmoid_backward,
+)
 from .divergence import kl_divergence, kl_divergence_backward
+from .gaussian import gaussian_ils_backward, gaussian_ils_forward, gaussian_kl, gaussian_kl_backward
 from .gradcheck import check_vjp
 from .gumbel import gumbel_softmax_backward, gumbel_softmax_forward
 from .ils import ils_backward, ils_cache, ils_step
@@ -90,7 +100,34 @@ def backward_cases(seed: int = 0, batch: tuple = (3, 4), k: int = 7) -> list:
                 logits,
             )
         )
+    cases += _beyond_categorical_cases(rng, shape)
     return cases
+
+
+def _beyond_categorical_cases(rng, shape):
+    """Sigmoid, Bernoulli KL, Gaussian KL, and Bernoulli/Gaussian ILS with their targets fixed."""
+    x = rng.normal(size=shape)
+    p_fix, q_fix = rng.uniform(0.1, 0.9, size=shape), rng.uniform(0.1, 0.9, size=shape)
+    m_fix, sigma = rng.normal(size=shape), 0.7
+    b, bcache = bernoulli_ils_forward(x, rng=rng)
+    g = rng.normal(size=shape)
+    p_d = bernoulli_target(g, bcache, 0.3)
+    _, gcache = gaussian_ils_forward(x, sigma, rng=rng)
+    target_mean = gcache.z - 0.3 * g
+    return [
+        ("sigmoid", sigmoid_backward, sigmoid, lambda v, dy: sigmoid_backward(dy, sigmoid(v)), x),
+        ("bernoulli_kl (d/dp)", bernoulli_kl_backward, lambda v: bernoulli_kl(v, q_fix),
+         lambda v, d: bernoulli_kl_backward(d, v, q_fix)[0], p_fix),
+        ("bernoulli_kl (d/dq)", bernoulli_kl_backward, lambda v: bernoulli_kl(p_fix, v),
+         lambda v, d: bernoulli_kl_backward(d, p_fix, v)[1], q_fix),
+        ("gaussian_kl (d/dmean_q)", gaussian_kl_backward, lambda v: gaussian_kl(m_fix, v, sigma),
+         lambda v, d: gaussian_kl_backward(d, m_fix, v, sigma)[1], x),
+        # ILS: with the draw and g fixed, the backward is the gradient of θ ↦ KL(target ‖ model(θ))
+        ("bernoulli_ils (alpha=0.3)", bernoulli_ils_backward, lambda v: bernoulli_kl(p_d, sigmoid(v)),
+         lambda v, d: d * bernoulli_ils_backward(g, type(bcache)(v, sigmoid(v), b), 0.3), x),
+        ("gaussian_ils (alpha=0.3)", gaussian_ils_backward, lambda v: gaussian_kl(target_mean, v, sigma),
+         lambda v, d: d * gaussian_ils_backward(g, type(gcache)(v, sigma, (gcache.z - v) / sigma, gcache.z), 0.3), x),
+    ]
 
 
 def run(seed: int = 0, full: bool = False) -> list:

@@ -15,7 +15,7 @@ def test_compare_table_and_json(tmp_path, capsys):
     out_file = tmp_path / "rows.json"
     assert main(["compare", "--problem", "bernoulli-quadratic", "--samples", "20000", "--json", str(out_file)]) == 0
     table = capsys.readouterr().out
-    labels = [e.label for e in standard_estimators()]
+    labels = [e.label for e in standard_estimators(bernoulli_quadratic(0.45))]
     for label in labels:
         assert label in table
     doc = json.loads(out_file.read_text())

@@ -34,13 +34,14 @@ from ils_ref.estimators import ils_expected_gradient  # noqa: E402
 from ils_ref.problems import exact_gradient, make_problem  # noqa: E402
 
 PROBLEMS = ("toy1", "bernoulli-quadratic", "linear")
-FAMILY_COLORS = {"ils": "tab:blue", "ils-prototype": "tab:cyan", "gumbel": "tab:orange",
+FAMILY_COLORS = {"ils": "tab:blue", "ils-prototype": "tab:cyan", "bernoulli-ils": "tab:purple", "gumbel": "tab:orange",
                  "straight-through": "tab:red", "reinforce": "tab:green", "reinforce-loo": "tab:olive"}
 
 
 def short(label):
     """Compact labels for the figure: 'ILS a=0.1', 'proto a=0.1', 'Gumbel T=1', ..."""
-    for long_name, brief in (("ils-prototype(alpha=", "proto a="), ("ils(alpha=", "ILS a="),
+    for long_name, brief in (("ils-prototype(alpha=", "proto a="), ("bernoulli-ils(alpha=", "Bern-ILS a="),
+                             ("ils(alpha=", "ILS a="),
                              ("gumbel(temperature=", "Gumbel T="), ("straight-through(temperature=", "ST T="),
                              ("reinforce-loo(group=", "RF-LOO m="), ("reinforce", "REINFORCE")):
         if label.startswith(long_name):
