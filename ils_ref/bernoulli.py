@@ -176,7 +176,7 @@ def bernoulli_ils_forward(logits, *, u=None, rng=None) -> tuple[np.ndarray, Bern
     logits = as_real_array(logits, "logits")
     require_no_nan(logits, "logits")
     probs = _sigmoid(logits)
-    u = uniform_noise(logits.shape, u=u, rng=rng)
+    u = uniform_noise(logits.shape, u=u, rng=rng, like=f"logits of shape {logits.shape}")
     b = (u >= 1.0 - probs).astype(np.float64)
     return b, BernoulliCache(logits=logits, probs=probs, b=b)
 

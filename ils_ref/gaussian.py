@@ -36,14 +36,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from ._validation import as_real_array, gradient_array, require_finite, require_same_shape, scalar_or_per_row
+from ._validation import (
+    as_real_array,
+    gradient_array,
+    require_finite,
+    require_finite_result,
+    require_same_shape,
+    scalar_or_per_row,
+)
 from .sampling import normal_noise
 
 
 def gaussian_kl(mean_p, mean_q, sigma) -> np.ndarray:
     r"""``KL(N(m_p, σ²) ‖ N(m_q, σ²)) = (m_p - m_q)² / (2σ²)``, elementwise (equal variances)."""
     mp, mq, s = _means(mean_p, mean_q, sigma)
-    return (mp - mq) ** 2 / (2.0 * s * s)
+    with np.errstate(over="ignore"):  # an overflow is reported below, not returned as inf
+        out = 0.5 * ((mp - mq) / s) ** 2
+    return require_finite_result(out, "gaussian_kl: ((mean_p - mean_q) / sigma)^2")
 
 
 def gaussian_kl_backward(dout, mean_p, mean_q, sigma) -> tuple[np.ndarray, np.ndarray]:
@@ -52,7 +61,8 @@ def gaussian_kl_backward(dout, mean_p, mean_q, sigma) -> tuple[np.ndarray, np.nd
     dout = as_real_array(dout, "dout")
     require_same_shape(dout, "dout", mp, "mean_p")
     require_finite(dout, "dout")
-    d = dout * (mp - mq) / (s * s)
+    with np.errstate(over="ignore"):
+        d = require_finite_result(dout * ((mp - mq) / s) / s, "gaussian_kl_backward: dout * (mean_p - mean_q) / sigma^2")
     return d, -d
 
 
@@ -93,7 +103,7 @@ def gaussian_ils_forward(mu, sigma, *, u=None, rng=None) -> tuple[np.ndarray, Ga
     require_finite(mu, "mu")
     s = scalar_or_per_row(sigma, "sigma", mu.shape + (1,), positive=True)
     s = s if np.ndim(s) == 0 else s[..., 0]
-    eps = normal_noise(mu.shape, u=u, rng=rng)
+    eps = normal_noise(mu.shape, u=u, rng=rng, like=f"mu of shape {mu.shape}")
     z = mu + s * eps
     return z, GaussianCache(mu=mu, sigma=s, eps=eps, z=z)
 

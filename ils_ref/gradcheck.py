@@ -211,13 +211,27 @@ def _fd_jacobian(fc: _Caller, x: np.ndarray, eps: float, y_shape: tuple) -> tupl
         j = np.unravel_index(i % n, x.shape)
         return f"x {'+' if i < n else '-'} eps at input index {tuple(int(k) for k in j)}"
 
+    # Divide by the step actually taken: (x+eps) - (x-eps) is not exactly 2·eps in floating point.
+    h = _steps_taken(flat, eps, x.shape)
     vals = fc.map(2 * n, make, y_shape, describe).reshape(2 * n, -1)
     plus, minus = vals[:n], vals[n:]
-    # Divide by the step actually taken: (x+eps) - (x-eps) is not exactly 2·eps in floating point.
-    h = (flat + eps) - (flat - eps)
     jac = ((plus - minus) / h[:, None]).T
     rounding = (ROUNDING_FACTOR * _EPS_MACHINE * (np.abs(plus) + np.abs(minus)) / h[:, None]).T
     return jac, rounding
+
+
+def _steps_taken(flat: np.ndarray, eps: float, shape: tuple) -> np.ndarray:
+    """``(x + eps) - (x - eps)`` per entry; refuse a step that vanishes in floating point."""
+    h = (flat + eps) - (flat - eps)
+    small = h <= np.abs(flat) * 4 * _EPS_MACHINE  # the step is lost in rounding (or entirely zero)
+    if small.any():
+        j = int(np.argmax(small))
+        idx = tuple(int(i) for i in np.unravel_index(j, shape))
+        raise ValueError(
+            f"eps={eps:g} is too small for x at input index {idx} (x = {flat[j]:.3g}): x ± eps rounds to "
+            f"(almost) x; use a step of about 1e-6 * max(1, |x|)"
+        )
+    return h
 
 
 def _check_x_eps(x, eps) -> tuple[np.ndarray, float]:
@@ -472,6 +486,7 @@ def _screen(fc, vc, x, y_shape, eps, rtol, atol, n_probes, seed, n_worst) -> dic
     u = _probe_vectors(rng, n_probes, x.shape)
     dys = _probe_vectors(rng, n_probes, y_shape)
     plus_pts, minus_pts = x + eps * u, x - eps * u
+    _steps_taken(np.broadcast_to(x, u.shape).reshape(-1), eps * 0.5, (n_probes,) + x.shape)  # |u| >= 0.5
     pts = np.concatenate([plus_pts, minus_pts])
     vals = fc.map(2 * n_probes, lambda lo, hi: pts[lo:hi], y_shape, lambda i: f"x ± eps·u#{i % n_probes}")
     fp = vals[:n_probes].reshape(n_probes, -1)

@@ -88,7 +88,7 @@ def gumbel_softmax_forward(logits, temperature, *, u=None, rng=None, hard: bool 
     temperature = scalar_or_per_row(temperature, "temperature", logits.shape[:-1], positive=True)
     if hard not in (True, False):
         raise TypeError(f"hard must be True or False, got {hard!r}")
-    g = _gumbel(uniform_noise(logits.shape, u=u, rng=rng))
+    g = _gumbel(uniform_noise(logits.shape, u=u, rng=rng, like=f"logits of shape {logits.shape}"))
     perturbed = logits + g
     if np.any(np.all(perturbed == -np.inf, axis=-1)):
         raise ValueError("logits + G is -inf in a whole row (u = 0 on every unmasked category)")

@@ -119,7 +119,7 @@ def ils_forward(logits, *, u=None, rng=None) -> tuple[np.ndarray, ILSCache]:
         For :func:`ils_backward`.
     """
     logits, masked = logits_and_mask(logits, "logits")
-    u = uniform_noise(logits.shape[:-1], u=u, rng=rng)
+    u = uniform_noise(logits.shape[:-1], u=u, rng=rng, like=f"the rows of logits of shape {logits.shape}")
     probs = _softmax(logits)
     cache = _cache(logits, masked, _sample_categorical(probs, u), probs)
     return cache.z, cache
@@ -134,7 +134,7 @@ def ils_cache(logits, index) -> ILSCache:
     logits, masked = logits_and_mask(logits, "logits")
     index = check_index(index, logits.shape)
     if index.size and np.any(np.take_along_axis(logits, index[..., None], axis=-1) == -np.inf):
-        raise ValueError("index selects a category whose logit is -inf (probability 0)")
+        raise ValueError("index selects a category whose entry in logits is -inf (probability 0)")
     return _cache(logits, masked, index, _softmax(logits))
 
 

@@ -14,12 +14,13 @@ from scipy.special import ndtri
 from ._validation import as_real_array, probs_array, require_no_nan, require_shape
 
 
-def uniform_noise(shape: tuple, *, u=None, rng=None, name: str = "u") -> np.ndarray:
+def uniform_noise(shape: tuple, *, u=None, rng=None, name: str = "u", like: str | None = None) -> np.ndarray:
     """Resolve the ``u`` / ``rng`` pair into uniform noise of ``shape`` in ``[0, 1)``.
 
     Exactly one of ``u`` and ``rng`` must be given.  ``u`` must have exactly
     ``shape`` and lie in ``[0, 1)``; ``rng`` must be a
-    ``numpy.random.Generator`` (``rng.random(shape)`` is drawn).
+    ``numpy.random.Generator`` (``rng.random(shape)`` is drawn).  ``like``
+    names the argument whose shape ``shape`` comes from, for the message.
     """
     if (u is None) == (rng is None):
         raise TypeError(
@@ -34,7 +35,7 @@ def uniform_noise(shape: tuple, *, u=None, rng=None, name: str = "u") -> np.ndar
             )
         return rng.random(shape)
     u = as_real_array(u, name)
-    require_shape(u, name, shape, "one uniform number per draw")
+    require_shape(u, name, shape, "one uniform number per draw" + (f", to match {like}" if like else ""))
     require_no_nan(u, name)
     outside = (u < 0) | (u >= 1)
     if outside.any():
@@ -43,7 +44,7 @@ def uniform_noise(shape: tuple, *, u=None, rng=None, name: str = "u") -> np.ndar
     return u
 
 
-def normal_noise(shape: tuple, *, u=None, rng=None) -> np.ndarray:
+def normal_noise(shape: tuple, *, u=None, rng=None, like: str | None = None) -> np.ndarray:
     """Standard normal noise of ``shape``: ``Φ⁻¹(u)`` from explicit uniforms, or ``rng.standard_normal``.
 
     ``u`` must lie in the *open* interval (0, 1) (``u = 0`` would give ``-inf``).
@@ -52,7 +53,7 @@ def normal_noise(shape: tuple, *, u=None, rng=None) -> np.ndarray:
         if not isinstance(rng, np.random.Generator):
             uniform_noise(shape, rng=rng)  # raises the standard TypeError
         return rng.standard_normal(shape)
-    u = uniform_noise(shape, u=u, rng=rng)
+    u = uniform_noise(shape, u=u, rng=rng, like=like)
     if np.any(u == 0):
         raise ValueError("u must lie in the open interval (0, 1) for normal noise (u = 0 gives -inf)")
     return ndtri(u)
@@ -157,7 +158,7 @@ def sample_categorical(probs, *, u=None, rng=None) -> np.ndarray:
     selects the next category.
     """
     probs = probs_array(probs, "probs")
-    u = uniform_noise(probs.shape[:-1], u=u, rng=rng)
+    u = uniform_noise(probs.shape[:-1], u=u, rng=rng, like=f"probs of shape {probs.shape}")
     return _sample_categorical(probs, u)
 
 
@@ -222,7 +223,7 @@ def gumbel_noise(shape: tuple | None = None, *, u=None, rng=None) -> np.ndarray:
     return _gumbel(uniform_noise(tuple(shape), u=u, rng=rng))
 
 
-def _indices(index, k: int, name: str) -> np.ndarray:
+def _indices(index, k: int, name: str, context: str = "") -> np.ndarray:
     if index is None:
         raise TypeError(f"{name} must be an array of integers, got None")
     index = np.asarray(index)
@@ -230,12 +231,12 @@ def _indices(index, k: int, name: str) -> np.ndarray:
         raise TypeError(f"{name} must hold integers, got dtype {index.dtype}")
     bad = (index < 0) | (index >= k)
     if bad.any():
-        raise ValueError(f"{name} must lie in [0, {k}), got {int(index[bad].flat[0])}")
+        raise ValueError(f"{name} must lie in [0, {k}){context}, got {int(index[bad].flat[0])}")
     return index
 
 
-def check_index(index, probs_shape: tuple, name: str = "index") -> np.ndarray:
+def check_index(index, probs_shape: tuple, name: str = "index", like: str = "logits") -> np.ndarray:
     """Validate drawn categories against a ``(..., K)`` shape: integers in ``[0, K)``, one per row."""
-    index = _indices(index, probs_shape[-1], name)
-    require_shape(index, name, probs_shape[:-1], "one category per row")
+    index = _indices(index, probs_shape[-1], name, f" (the categories of {like})")
+    require_shape(index, name, probs_shape[:-1], f"one category per row of {like} of shape {tuple(probs_shape)}")
     return index

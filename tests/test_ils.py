@@ -160,7 +160,7 @@ def test_masked_categories_stay_out_of_pi_d():
     step = ils_step(np.array([[1.0, -50.0, 2.0, -1.0]]), cache, 0.5)  # g would push mass onto category 1
     assert step.pi_d[0, 1] == 0.0 and step.dlogits[0, 1] == 0.0
     assert np.isfinite(step.dlogits).all()
-    with pytest.raises(ValueError, match="logit is -inf"):
+    with pytest.raises(ValueError, match="entry in logits is -inf"):
         ils_cache(logits, [1])
 
 
@@ -253,7 +253,7 @@ def test_forward_argument_errors(args, kwargs, exc, match):
 def test_cache_from_index_errors():
     with pytest.raises(ValueError, match=r"index has shape \(2,\) but must have shape \(\)"):
         ils_cache([0.0, 1.0], [0, 1])
-    with pytest.raises(ValueError, match=r"index must lie in \[0, 2\)"):
+    with pytest.raises(ValueError, match=r"index must lie in \[0, 2\) \(the categories of logits\)"):
         ils_cache([0.0, 1.0], 2)
 
 
