@@ -131,7 +131,9 @@ def require_shape(arr: np.ndarray, name: str, shape: tuple, what: str) -> None:
 
 def require_rows_sum_to_one(arr: np.ndarray, name: str, atol: float = PROB_SUM_ATOL) -> None:
     """Rows (last axis) must sum to one within ``atol``."""
-    dev = np.abs(arr.sum(axis=-1) - 1.0)
+    with np.errstate(over="ignore", invalid="ignore"):  # a sum that overflows is simply not 1
+        dev = np.abs(arr.sum(axis=-1) - 1.0)
+    dev = np.where(np.isnan(dev), np.inf, dev)
     bad = dev > atol
     if bad.any():
         worst = float(dev.max())
@@ -208,6 +210,12 @@ def scalar_or_per_row(value, name: str, batch_shape: tuple, *, positive: bool = 
     Returns a float, or a float64 array of shape ``batch_shape + (1,)`` ready
     to broadcast against ``(..., K)`` arrays.
     """
+    out = scalar_or_array(value, name, batch_shape, positive=positive, nonnegative=nonnegative)
+    return out if isinstance(out, float) else out[..., None]
+
+
+def scalar_or_array(value, name: str, shape: tuple, *, positive: bool = False, nonnegative: bool = False):
+    """A finite real scalar, or an array broadcastable to ``shape`` (one value per element); float or ndarray."""
     if value is None or isinstance(value, (str, bytes, bool, np.bool_)):
         raise TypeError(
             f"{name} must be a real number (or an array with one per row), got {type(value).__name__} {value!r:.40}"
@@ -218,17 +226,34 @@ def scalar_or_per_row(value, name: str, batch_shape: tuple, *, positive: bool = 
     if arr.ndim == 0:
         return real_scalar(arr, name, positive=positive, nonnegative=nonnegative)
     try:
-        arr = np.broadcast_to(arr, tuple(batch_shape))
+        arr = np.broadcast_to(arr, tuple(shape))
     except ValueError:
-        raise ValueError(
-            f"{name} has shape {arr.shape}, which does not broadcast to the batch shape {tuple(batch_shape)}"
-        ) from None
+        raise ValueError(f"{name} has shape {arr.shape}, which does not broadcast to the shape {tuple(shape)}") from None
     require_finite(arr, name)
     if positive and not np.all(arr > 0):
         raise ValueError(f"{name} must be > 0, got {float(arr[~(arr > 0)].flat[0])}")
     if nonnegative and not np.all(arr >= 0):
         raise ValueError(f"{name} must be >= 0, got {float(arr[~(arr >= 0)].flat[0])}")
-    return arr[..., None]
+    return arr
+
+
+def linear_in_rows(kernel, dy: np.ndarray, *args, what: str = "the gradient for this dy") -> np.ndarray:
+    """``kernel(dy, *args)`` for a kernel linear in ``dy``, safe for ``|dy|`` near the float64 limit.
+
+    The direct result is returned when it is finite.  Otherwise intermediate
+    sums overflowed: each row of ``dy`` is divided by its largest magnitude,
+    the kernel is applied, and the row is scaled back; only a result that is
+    itself beyond float64 raises ``ValueError`` (``what`` names the call).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = kernel(dy, *args)
+    if all_finite(out):
+        return out
+    m = np.abs(dy).max(axis=-1, keepdims=True)
+    m = np.where(m > 0, m, 1.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = kernel(dy / m, *args) * m
+    return require_finite_result(out, what)
 
 
 def require_finite_result(arr: np.ndarray, what: str) -> np.ndarray:

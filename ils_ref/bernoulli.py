@@ -32,7 +32,7 @@ from ._validation import (
     require_finite_result,
     require_no_nan,
     require_same_shape,
-    scalar_or_per_row,
+    scalar_or_array,
 )
 from .sampling import uniform_noise
 
@@ -130,13 +130,20 @@ def bernoulli_kl_backward(dout, p, q) -> tuple[np.ndarray, np.ndarray]:
     dout = as_real_array(dout, "dout")
     require_same_shape(dout, "dout", p, "p")
     require_finite(dout, "dout")
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # overflow is caught below
         dp = np.log(p) - np.log(q) - np.log1p(-p) + np.log1p(-q)
         dq = (q - p) / (q * (1.0 - q))
     dp = np.where(np.isnan(dp), 0.0, dp)  # p = q at the boundary: inf - inf; the term is flat there
     dq = np.where(np.isnan(dq), 0.0, dq)
     with np.errstate(invalid="ignore", over="ignore"):
-        return np.where(dout == 0, 0.0, dout * dp), np.where(dout == 0, 0.0, dout * dq)
+        dp, dq = np.where(dout == 0, 0.0, dout * dp), np.where(dout == 0, 0.0, dout * dq)
+    interior = (p > 0) & (p < 1) & (q > 0) & (q < 1)
+    if not (np.isfinite(dp[interior]).all() and np.isfinite(dq[interior]).all()):
+        raise ValueError(
+            "bernoulli_kl_backward: the gradient overflows float64 (q or p within ~1e-308 of 0 or 1, "
+            "or dout too large); rescale dout or move p, q away from the boundary"
+        )
+    return dp, dq
 
 
 # --------------------------------------------------------------------------
@@ -213,8 +220,7 @@ def bernoulli_ils_backward(db, cache: BernoulliCache, alpha, *, policy: str = "c
     if policy not in ("clip", "signed"):
         raise ValueError(f"policy must be 'clip' or 'signed', got {policy!r}")
     g = gradient_array(db, "db", cache.b.shape, "the shape of b")
-    a = scalar_or_per_row(alpha, "alpha", cache.b.shape + (1,), nonnegative=True)
-    a = a if np.ndim(a) == 0 else a[..., 0]
+    a = scalar_or_array(alpha, "alpha", cache.b.shape, nonnegative=True)
     b = cache.b
     # the stepped pair: the drawn entry stays 1, the other is α·(g_drawn - g_other)
     other = np.where(b == 1, a * g, -a * g)  # b = 1: w_0 = α g ; b = 0: w_1 = -α g

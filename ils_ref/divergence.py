@@ -81,7 +81,15 @@ def kl_divergence(p, q) -> np.ndarray:
     only where ``p/q`` leaves the float64 range.
     """
     p, q = _pair(p, q)
-    return _kl_divergence(p, q)
+    with np.errstate(over="ignore"):
+        kl = _kl_divergence(p, q)
+    genuine = np.any((p > 0) & (q == 0), axis=-1)  # +inf is the right answer only there
+    if not np.isfinite(kl[~genuine]).all():
+        raise ValueError(
+            "kl_divergence(p, q) overflows float64 for a row without q = 0 < p (p or q is huge: "
+            "rows need not sum to 1, but must stay within float64)"
+        )
+    return kl
 
 
 def _kl_divergence_backward(dout: np.ndarray, p: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -142,4 +150,11 @@ def kl_divergence_backward(dout, p, q) -> tuple[np.ndarray, np.ndarray]:
             f"dout has shape {dout.shape} but must have shape {p.shape[:-1]} (one value per row of p)"
         )
     require_finite(dout, "dout")
-    return _kl_divergence_backward(dout, p, q)
+    dp, dq = _kl_divergence_backward(dout, p, q)
+    interior = (p > 0) & (q > 0)
+    if not (np.isfinite(dp[interior]).all() and np.isfinite(dq[interior]).all()):
+        raise ValueError(
+            "kl_divergence_backward: dout * log(p/q) or dout * p/q overflows float64 where p, q > 0; "
+            "rescale dout (infinities are returned only where p or q is 0)"
+        )
+    return dp, dq

@@ -42,7 +42,7 @@ from ._validation import (
     require_finite,
     require_finite_result,
     require_same_shape,
-    scalar_or_per_row,
+    scalar_or_array,
 )
 from .sampling import normal_noise
 
@@ -71,8 +71,7 @@ def _means(mean_p, mean_q, sigma):
     require_same_shape(mp, "mean_p", mq, "mean_q")
     require_finite(mp, "mean_p")
     require_finite(mq, "mean_q")
-    s = scalar_or_per_row(sigma, "sigma", mp.shape + (1,), positive=True)
-    return mp, mq, (s if np.ndim(s) == 0 else s[..., 0])
+    return mp, mq, scalar_or_array(sigma, "sigma", mp.shape, positive=True)
 
 
 @dataclass(frozen=True)
@@ -101,10 +100,10 @@ def gaussian_ils_forward(mu, sigma, *, u=None, rng=None) -> tuple[np.ndarray, Ga
     """
     mu = as_real_array(mu, "mu")
     require_finite(mu, "mu")
-    s = scalar_or_per_row(sigma, "sigma", mu.shape + (1,), positive=True)
-    s = s if np.ndim(s) == 0 else s[..., 0]
+    s = scalar_or_array(sigma, "sigma", mu.shape, positive=True)
     eps = normal_noise(mu.shape, u=u, rng=rng, like=f"mu of shape {mu.shape}")
-    z = mu + s * eps
+    with np.errstate(over="ignore"):
+        z = require_finite_result(mu + s * eps, "the draw z = mu + sigma * eps (mu or sigma too large)")
     return z, GaussianCache(mu=mu, sigma=s, eps=eps, z=z)
 
 
@@ -113,8 +112,7 @@ def gaussian_ils_backward(dz, cache: GaussianCache, alpha) -> np.ndarray:
     if not isinstance(cache, GaussianCache):
         raise TypeError(f"cache must be the GaussianCache from gaussian_ils_forward, got {type(cache).__name__}")
     g = gradient_array(dz, "dz", cache.z.shape, "the shape of z")
-    a = scalar_or_per_row(alpha, "alpha", cache.z.shape + (1,), nonnegative=True)
-    a = a if np.ndim(a) == 0 else a[..., 0]
+    a = scalar_or_array(alpha, "alpha", cache.z.shape, nonnegative=True)
     target_mean = cache.z - a * g  # one SGD step on the sample
     return (cache.mu - target_mean) / (cache.sigma * cache.sigma)
 

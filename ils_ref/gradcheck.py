@@ -223,7 +223,7 @@ def _fd_jacobian(fc: _Caller, x: np.ndarray, eps: float, y_shape: tuple) -> tupl
 def _steps_taken(flat: np.ndarray, eps: float, shape: tuple) -> np.ndarray:
     """``(x + eps) - (x - eps)`` per entry; refuse a step that vanishes in floating point."""
     h = (flat + eps) - (flat - eps)
-    small = h <= np.abs(flat) * 4 * _EPS_MACHINE  # the step is lost in rounding (or entirely zero)
+    small = h <= np.abs(flat) * (4 * _EPS_MACHINE)  # the step is lost in rounding (or entirely zero)
     if small.any():
         j = int(np.argmax(small))
         idx = tuple(int(i) for i in np.unravel_index(j, shape))
@@ -501,8 +501,9 @@ def _screen(fc, vc, x, y_shape, eps, rtol, atol, n_probes, seed, n_worst) -> dic
     ju_norm = np.linalg.norm((fp - fm) / (2 * eps), axis=1)
     dy_norm = np.linalg.norm(dy, axis=1)
     u_norm = np.linalg.norm(u.reshape(n_probes, -1), axis=1)
-    rounding = ROUNDING_FACTOR * _EPS_MACHINE * (np.abs(dy) @ (np.abs(fp) + np.abs(fm)).T) / (2 * eps)
-    tol = atol * np.outer(dy_norm, u_norm) + rtol * np.outer(dy_norm, ju_norm) + rounding
+    with np.errstate(over="ignore"):  # a tolerance beyond float64 (atol ~ 1e308) is simply +inf
+        rounding = ROUNDING_FACTOR * _EPS_MACHINE * (np.abs(dy) @ (np.abs(fp) + np.abs(fm)).T) / (2 * eps)
+        tol = atol * np.outer(dy_norm, u_norm) + rtol * np.outer(dy_norm, ju_norm) + rounding
     result = _compare(analytic, numeric, tol, n_worst, lambda k: {"probe": divmod(k, n_probes)})
     # Every probe component has magnitude >= 0.5, so an error d in one Jacobian
     # entry moves every projection by >= d/4: errors above 4·min(tol) cannot pass.
@@ -523,7 +524,8 @@ def _full(fc, vc, x, y_shape, eps, rtol, atol, n_worst) -> dict:
         return f"dy = e at output index {tuple(int(k) for k in np.unravel_index(i, y_shape))}"
 
     analytic = vc.map(m, basis, x.shape, describe).reshape(m, n)
-    tol = atol + rtol * np.abs(numeric) + rounding
+    with np.errstate(over="ignore"):
+        tol = atol + rtol * np.abs(numeric) + rounding
 
     def index_of(k):
         i, j = divmod(k, n)

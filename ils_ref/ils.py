@@ -219,11 +219,29 @@ def _sum_target(dz, cache, alpha, policy):
         np.maximum(v, 0.0, out=v)
     elif policy == "raise" and np.any((v < 0) & (alpha > 0)):
         raise _negative_w_error(_first_row(np.any((v < 0) & (alpha > 0), axis=-1)), alpha)
-    total = 1.0 + alpha * v.sum(axis=-1, keepdims=True)
+    if not np.isfinite(v).all():
+        raise ValueError("dz is too large: g_k - g overflows float64 in some row; rescale the loss")
+    with np.errstate(over="ignore"):
+        s = v.sum(axis=-1, keepdims=True)
+        total = 1.0 + alpha * s
     if np.any(total <= 0):
         raise _nonpositive_sum_error(_first_row(total[..., 0] <= 0), alpha)
-    inv_total = 1.0 / total
-    return v, alpha * inv_total, inv_total
+    big = ~np.isfinite(total)
+    if not big.any():
+        inv_total = 1.0 / total
+        return v, alpha * inv_total, inv_total
+    # α·Σv overflowed (α or the gradient near 1e308). In those rows divide everything by
+    # α·m, m = max|v|: with r = 1/(α m) and S' = Σ v/m <= K, π_D = (v/m) / (r + S') off the
+    # draw and r / (r + S') on it -- the same numbers, every intermediate finite.
+    with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
+        m = np.where(big, np.abs(v).max(axis=-1, keepdims=True), 1.0)
+        r = 1.0 / (alpha * m)
+        denom = r + (v / m).sum(axis=-1, keepdims=True)
+        if np.any(big & (denom <= 0)):
+            raise _nonpositive_sum_error(_first_row((big & (denom <= 0))[..., 0]), alpha)
+        inv_total = np.where(big, r / denom, 1.0 / np.where(big, 1.0, total))
+        scale = np.where(big, (1.0 / m) / denom, alpha / np.where(big, 1.0, total))
+    return v, scale, inv_total
 
 
 def _assemble(v, scale, inv_total, index):
@@ -376,7 +394,8 @@ def ils_step(
     if h is SUM_NORMALIZATION:
         g_k = np.take_along_axis(dz, cache.index[..., None], axis=-1)
         delta = dz - g_k
-        w = cache.z - alpha * delta
+        with np.errstate(over="ignore"):  # for inspection only: the stepped vector may really exceed 1e308
+            w = cache.z - alpha * delta
         if cache.masked is not None:
             w[cache.masked] = 0.0
         pi_d = _assemble(*_sum_target(dz, cache, alpha, policy), cache.index)

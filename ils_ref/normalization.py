@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import category_array, require_finite, require_finite_result, require_same_shape
+from ._validation import category_array, linear_in_rows, require_finite, require_finite_result, require_same_shape
 
 
 def _scaled(z: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -113,5 +113,4 @@ def normalize_backward(dy, z) -> np.ndarray:
     dy = category_array(dy, "dy")
     require_same_shape(dy, "dy", z, "z")
     require_finite(dy, "dy")
-    with np.errstate(over="ignore"):
-        return require_finite_result(_normalize_backward(dy, z), "normalize_backward(dy, z)")
+    return linear_in_rows(_normalize_backward, dy, z, what="normalize_backward(dy, z)")

@@ -180,7 +180,7 @@ def one_hot(index, num_categories: int) -> np.ndarray:
         raise TypeError(f"num_categories must be an int, got {type(num_categories).__name__}")
     if num_categories < 1:
         raise ValueError(f"num_categories must be >= 1, got {num_categories}")
-    index = _indices(index, int(num_categories), "index")
+    index = _indices(index, int(num_categories), "index", f" (num_categories={int(num_categories)})")
     return _one_hot(index, num_categories)
 
 

@@ -15,8 +15,10 @@ from __future__ import annotations
 import numpy as np
 
 from ._validation import (
+    PROB_SUM_ATOL,
     as_real_array,
     category_array,
+    linear_in_rows,
     logits_array,
     probs_array,
     require_finite,
@@ -118,7 +120,7 @@ def softmax_backward(dy, y) -> np.ndarray:
     dy = category_array(dy, "dy")
     require_same_shape(dy, "dy", y, "y")
     require_finite(dy, "dy")
-    return _softmax_backward(dy, y)
+    return linear_in_rows(_softmax_backward, dy, y, what="softmax_backward(dy, y)")
 
 
 # --------------------------------------------------------------------------
@@ -192,10 +194,10 @@ def log_softmax_backward(dy, y) -> np.ndarray:
     """
     y = category_array(y, "y")
     require_no_nan(y, "y")
-    if np.any(y == np.inf):
-        raise ValueError("y must hold log-probabilities (entries <= 0 or -inf); got +inf")
+    if np.any(y > PROB_SUM_ATOL):
+        raise ValueError(f"y must hold log-probabilities (entries <= 0 or -inf); got {float(y.max()):.3g}")
     require_rows_sum_to_one(np.exp(y), "exp(y)")
     dy = as_real_array(dy, "dy")
     require_same_shape(dy, "dy", y, "y")
     require_finite(dy, "dy")
-    return _log_softmax_backward(dy, y)
+    return linear_in_rows(_log_softmax_backward, dy, y, what="log_softmax_backward(dy, y)")

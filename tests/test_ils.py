@@ -278,7 +278,26 @@ def test_alpha_per_row_equals_separate_calls():
     for i, a in enumerate((0.1, 0.01, 0.001)):
         one = ils_backward(dz[i], ils_cache(logits[i], cache.index[i]), a)
         np.testing.assert_allclose(together[i], one, rtol=1e-15, atol=0)
-    with pytest.raises(ValueError, match="does not broadcast to the batch shape"):
+    with pytest.raises(ValueError, match="does not broadcast to the shape"):
         ils_backward(dz, cache, np.ones(5))
     with pytest.raises(ValueError, match="alpha must be >= 0"):
         ils_backward(dz, cache, -alphas)
+
+
+def test_huge_alpha_gives_the_limit_not_a_collapsed_target():
+    # α → ∞: π_D → v / Σv with v = max(g_k - g, 0) (the drawn entry's weight 1 becomes negligible)
+    cache = ils_cache(np.zeros(3), 0)
+    g = np.array([1.0, 0.0, -1.0])  # v = (0, 1, 2)
+    for alpha in (1e300, 1e308):
+        step = ils_step(g, cache, alpha)
+        np.testing.assert_allclose(step.pi_d, [0.0, 1 / 3, 2 / 3], rtol=1e-12, atol=1e-300)
+        np.testing.assert_allclose(ils_backward(g, cache, alpha), np.full(3, 1 / 3) - step.pi_d, rtol=1e-12)
+    np.testing.assert_allclose(ils_step(g, cache, 1e10).pi_d, [1 / 3e10, 1 / 3, 2 / 3], rtol=1e-9)
+
+
+def test_gradients_near_the_float64_limit_keep_pi_d_a_distribution():
+    cache = ils_cache(np.zeros(4), 0)
+    g = np.array([0.0, -8e307, -9e307, -5e307])  # v = g_0 - g: sum overflows float64
+    step = ils_step(g, cache, 0.1)
+    np.testing.assert_allclose(step.pi_d, [0.0, 8 / 22, 9 / 22, 5 / 22], rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(step.pi_d.sum(), 1.0, rtol=1e-14)

@@ -119,7 +119,7 @@ def test_probs_errors(probs, match):
 @pytest.mark.parametrize(
     "args, exc, match",
     [
-        (([3], 3), ValueError, r"index must lie in \[0, 3\), got 3"),
+        (([3], 3), ValueError, r"index must lie in \[0, 3\) \(num_categories=3\), got 3"),
         (([-1], 3), ValueError, "index must lie in"),
         (([0.5], 3), TypeError, "index must hold integers"),
         ((None, 3), TypeError, "index must be an array of integers"),
