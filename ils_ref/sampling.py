@@ -218,6 +218,8 @@ def gumbel_noise(shape: tuple | None = None, *, u=None, rng=None) -> np.ndarray:
     """
     if shape is None:
         if u is None:
+            if rng is None or not isinstance(rng, np.random.Generator):
+                uniform_noise((), u=u, rng=rng)  # raises the usual u/rng error first
             raise TypeError("gumbel_noise needs shape when drawing from rng")
         shape = np.shape(u)
     return _gumbel(uniform_noise(tuple(shape), u=u, rng=rng))

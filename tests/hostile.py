@@ -48,7 +48,7 @@ CASES = {
     "normalize_backward": (R.normalize_backward, lambda: dict(dy=G, z=np.abs(G) + 0.1), {"dy": "grad", "z": "array"}, False),
     "sample_categorical": (R.sample_categorical, lambda: dict(probs=PROBS, u=U_ROWS), {"probs": "probs", "u": "noise"}, False),
     "one_hot": (R.one_hot, lambda: dict(index=np.array([0, 2]), num_categories=3), {"index": "index", "num_categories": "int"}, False),
-    "gumbel_noise": (R.gumbel_noise, lambda: dict(u=U_FULL), {"u": "noise"}, True),
+    "gumbel_noise": (R.gumbel_noise, lambda: dict(shape=U_FULL.shape, u=U_FULL), {"u": "noise"}, True),
     "ils_forward": (R.ils_forward, lambda: dict(logits=LOGITS, u=U_ROWS), {"logits": "logits", "u": "noise"}, False),
     "ils_backward": (R.ils_backward, lambda: dict(dz=G, cache=_ils_cache(), alpha=0.1),
                      {"dz": "grad", "cache": "cache", "alpha": "scalar"}, False),

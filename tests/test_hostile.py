@@ -58,3 +58,34 @@ def test_hostile_table(name, arg, label, value):
             value = value(np.asarray(original))
     kwargs[arg] = value
     check_contract(name, fn, kwargs, arg, inf_ok)
+
+
+NOISY = [name for name, (_, _, roles, _) in CASES.items() if roles.get("u") == "noise"]
+RNG_CASES = [
+    ("both u and rng", lambda kw: kw.update(rng=np.random.default_rng(0)), TypeError, "got both"),
+    ("neither", lambda kw: kw.pop("u"), TypeError, "got neither"),
+    ("RandomState", lambda kw: (kw.pop("u"), kw.update(rng=np.random.RandomState(0))), TypeError, "numpy.random.Generator"),
+    ("an int seed", lambda kw: (kw.pop("u"), kw.update(rng=0)), TypeError, "numpy.random.Generator"),
+]
+
+
+@pytest.mark.parametrize("name", NOISY)
+@pytest.mark.parametrize("label, edit, exc, match", RNG_CASES, ids=[c[0] for c in RNG_CASES])
+def test_randomness_arguments(name, label, edit, exc, match):
+    fn, base, _, _ = CASES[name]
+    kwargs = base()
+    edit(kwargs)
+    with pytest.raises(exc, match=match):
+        fn(**kwargs)
+
+
+@pytest.mark.parametrize("name", NOISY)
+def test_a_generator_alone_works_and_is_reproducible(name):
+    fn, base, _, inf_ok = CASES[name]
+    runs = []
+    for _ in range(2):
+        kwargs = base()
+        kwargs.pop("u")
+        runs.append(fn(**kwargs, rng=np.random.default_rng(42)))
+    first, second = (np.asarray(r[0] if isinstance(r, tuple) else r) for r in runs)
+    np.testing.assert_array_equal(first, second)
