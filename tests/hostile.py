@@ -8,7 +8,6 @@ the result may contain ``inf`` where the mathematics says so.
 import numpy as np
 
 import ils_ref as R
-from ils_ref.bernoulli import BernoulliCache
 
 RNG = np.random.default_rng(0)
 LOGITS = np.array([[0.5, -1.0, 2.0], [0.0, 0.3, -0.2]])

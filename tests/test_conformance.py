@@ -14,7 +14,6 @@ from ils_ref import (
     kl_divergence_backward,
     normalize_backward,
     sample_categorical,
-    softmax,
     softmax_backward,
 )
 from ils_ref.cli import main

@@ -26,7 +26,6 @@
 #    needs it to be. It is not.
 
 # %%
-import os
 import sys
 
 import matplotlib
@@ -34,7 +33,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from _tutorial import Claims, parse  # noqa: E402
+from _tutorial import Claims, parse, save_figure  # noqa: E402
 
 from ils_ref import kl_divergence, softmax  # noqa: E402
 from ils_ref.experiments import toy_metric  # noqa: E402
@@ -119,10 +118,7 @@ def minimiser_section(claims, steps, out):
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     ax.set_title("Minimising the post's surrogate exactly moves away from the target")
-    path = os.path.join(out, "02_surrogate_minimiser.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    print(f"wrote {path}")
+    save_figure(fig, out, "02_surrogate_minimiser.png")
 
 
 # %%

@@ -26,7 +26,7 @@ import sys
 import numpy as np
 from _tutorial import Claims, parse
 
-from ils_ref import ils_backward, ils_cache, ils_step, softmax, softmax_backward
+from ils_ref import ils_backward, ils_cache, ils_step, softmax_backward
 from ils_ref.problems import toy1
 
 

@@ -19,7 +19,6 @@
 # (`ils_expected_gradient`, enumerating the draws), so its bias is known without noise.
 
 # %%
-import os
 import sys
 
 import matplotlib
@@ -27,7 +26,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from _tutorial import Claims, parse  # noqa: E402
+from _tutorial import Claims, parse, save_figure  # noqa: E402
 
 from ils_ref.compare import compare, format_table  # noqa: E402
 from ils_ref.estimators import ils_expected_gradient  # noqa: E402
@@ -75,7 +74,7 @@ def tables(samples):
 # Bottom row: the cosine between the mean estimate and the exact gradient.
 
 # %%
-def figure(results, samples, path):
+def figure(results, samples, out):
     fig, axes = plt.subplots(2, 3, figsize=(16, 10), constrained_layout=True, height_ratios=[1.2, 1])
     for col, name in enumerate(PROBLEMS):
         problem, rows = results[name]
@@ -104,9 +103,7 @@ def figure(results, samples, path):
         ax.set_xlabel("cosine(mean estimate, exact gradient)")
         ax.invert_yaxis()
         ax.grid(True, axis="x", alpha=0.25)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    print(f"wrote {path}")
+    save_figure(fig, out, "05_estimators_compared.png")
 
 
 # %% [markdown]
@@ -180,7 +177,7 @@ def table_claims(results, claims):
                  + ", ".join(f"{r['cosine']:+.3f}" for r in protos) + ")", all(abs(r["cosine"]) < 0.2 for r in protos))
     bq_ils = [r for r in results["bernoulli-quadratic"][1] if r["estimator"] == "ils"]
     claims.check("bernoulli-quadratic: ILS's signal-to-noise ratio is tiny (SNR "
-                 + ", ".join(f"{r['snr']:.3f}" for r in bq_ils) + f" for alpha = 0.1, 0.01, 0.001)",
+                 + ", ".join(f"{r['snr']:.3f}" for r in bq_ils) + " for alpha = 0.1, 0.01, 0.001)",
                  all(r["snr"] < 0.1 for r in bq_ils))
     st = row("bernoulli-quadratic", "straight-through(temperature=1.0)")
     claims.check(f"bernoulli-quadratic: straight-through is '{st['verdict']}' (|z| = {st['max_abs_z']:.1f})",
@@ -193,7 +190,7 @@ def main(argv=None) -> int:
     samples = 20_000 if args.quick else 100_000
     claims = Claims()
     results = tables(samples)
-    figure(results, samples, os.path.join(args.out, "05_estimators_compared.png"))
+    figure(results, samples, args.out)
     ils_exact_section(claims)
     table_claims(results, claims)
     return claims.finish()

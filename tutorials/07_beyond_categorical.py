@@ -27,7 +27,6 @@
 # is $(\alpha/\sigma^2)\,\mathbb{E}[g]$: the reparameterisation gradient, rescaled.
 
 # %%
-import os
 import sys
 
 import matplotlib
@@ -35,7 +34,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from _tutorial import Claims, parse  # noqa: E402
+from _tutorial import Claims, parse, save_figure  # noqa: E402
 
 from ils_ref import bernoulli_ils_backward, bernoulli_ils_forward, gaussian_ils_backward, gaussian_ils_forward  # noqa: E402
 from ils_ref.bernoulli import BernoulliCache  # noqa: E402
@@ -102,10 +101,7 @@ def bernoulli_section(claims, out, samples):
     ax.set_title("Bernoulli ILS on the Bernoulli quadratic (theta = 0), exact expectation")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
-    path = os.path.join(out, "07_bernoulli_ratio.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    print(f"wrote {path}")
+    save_figure(fig, out, "07_bernoulli_ratio.png")
 
 
 # %% [markdown]
@@ -157,10 +153,7 @@ def gaussian_section(claims, out, samples):
     ax.set_title(f"Gaussian ILS on L = (z - c)^2 / 2  (mu={mu}, c={c}, sigma={sigma})")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    path = os.path.join(out, "07_gaussian_expectation.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    print(f"wrote {path}")
+    save_figure(fig, out, "07_gaussian_expectation.png")
 
 
 # %%

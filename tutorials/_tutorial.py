@@ -24,6 +24,17 @@ def parse(argv, description: str) -> argparse.Namespace:
     return args
 
 
+def save_figure(fig, out: str, name: str) -> str:
+    """Write ``fig`` to ``out/name`` (PNG), close it, and say where it went."""
+    import matplotlib.pyplot as plt
+
+    path = os.path.join(out, name)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"wrote {path}")
+    return path
+
+
 class Claims:
     def __init__(self):
         self.results = []
