@@ -256,6 +256,15 @@ def linear_in_rows(kernel, dy: np.ndarray, *args, what: str = "the gradient for 
     return require_finite_result(out, what)
 
 
+def int_arg(value, name: str, minimum: int) -> int:
+    """An ``int`` (NumPy integers too, not bools or floats) of at least ``minimum``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r:.40}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
 def require_finite_result(arr: np.ndarray, what: str) -> np.ndarray:
     """Guard a kernel's output: overflow is reported, never returned as inf/NaN."""
     if not all_finite(arr):

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from ._validation import int_arg
 from .estimators import Estimator, standard_estimators
 from .problems import Problem, exact_gradient
 from .statcheck import estimate_statistics, verdict
@@ -33,6 +34,9 @@ def compare(
     setting whose backward pass raises (e.g. ``policy="signed"`` meeting
     ``Σ(z - αΔ) <= 0``) gives a row with ``error`` set instead of statistics.
     """
+    n_samples, seed = int_arg(n_samples, "n_samples", 2), int_arg(seed, "seed", 0)
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be an ils_ref.problems.Problem, got {type(problem).__name__}")
     estimators = standard_estimators(problem) if estimators is None else estimators
     exact = exact_gradient(problem)
     rows = []

@@ -27,7 +27,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from ._validation import real_scalar
+from ._validation import int_arg, real_scalar
 from .gumbel import gumbel_softmax_backward, gumbel_softmax_forward
 from .ils import ils_backward, ils_cache, ils_forward
 from .problems import Problem, _logits_of
@@ -96,10 +96,7 @@ def reinforce() -> Estimator:
 
 def reinforce_loo(group: int = 4) -> Estimator:
     """Score function with a leave-one-out baseline over ``group`` draws per estimate."""
-    if isinstance(group, (bool, np.bool_)) or not isinstance(group, (int, np.integer)):
-        raise TypeError(f"group must be an int, got {type(group).__name__}")
-    if group < 2:
-        raise ValueError(f"group must be >= 2 (a leave-one-out baseline needs another draw), got {group}")
+    group = int_arg(group, "group", 2)  # a leave-one-out baseline needs another draw
 
     def fn(logits, problem, rng, n):
         probs, z = _draws(logits, rng, (n, group))

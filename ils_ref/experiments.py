@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import gumbel as _gumbel_mod
+from ._validation import int_arg, logits_array, probs_array, real_scalar
 from .ils import ILSCache, _sum_backward
 from .problems import TOY_SMOOTHING, outcome_values, toy1
 from .sampling import _gumbel, _one_hot, _sample_categorical
@@ -148,11 +149,21 @@ def train(
         ``toy_metric`` of ``softmax(θ_t)`` before update ``t``.
     """
     settings = list(settings)
+    if not settings or not all(isinstance(s, Setting) for s in settings):
+        raise TypeError("settings must be a non-empty sequence of ils_ref.experiments.Setting")
     if settings != order_settings(settings):
         raise ValueError("settings must be ordered by estimator family; use order_settings()")
-    theta = np.array(logits, dtype=np.float64)
-    if theta.shape[0] != len(settings) or targets.shape != theta.shape:
-        raise ValueError(f"targets and logits must have shape (len(settings), P, N, K); got {targets.shape}, {theta.shape}")
+    steps = int_arg(steps, "steps", 1)
+    seed = int_arg(seed, "seed", 0)
+    lr = real_scalar(lr, "lr", positive=True)
+    smoothing = real_scalar(smoothing, "smoothing", positive=True)
+    theta = logits_array(logits, "logits").copy()
+    targets = probs_array(targets, "targets")
+    if theta.ndim != 4 or theta.shape[0] != len(settings) or targets.shape != theta.shape:
+        raise ValueError(
+            f"targets and logits must both have shape (len(settings)={len(settings)}, P, N, K); "
+            f"got {targets.shape} and {theta.shape}"
+        )
     groups = _groups(settings)
     rng = np.random.default_rng(seed)
     curves = np.empty(theta.shape[:2] + (steps,))
@@ -191,10 +202,11 @@ def train(
                 grad[rows] = _gumbel_mod._backward(_toy_grad(y, t, smoothing), cache)
             else:
                 grad[rows] = _softmax_backward(exact_f, probs[rows])
-        if not np.isfinite(grad).all():
-            bad = [settings[i].name for i in np.unique(np.nonzero(~np.isfinite(grad))[0])]
-            raise FloatingPointError(f"non-finite gradient at step {step} for {bad}")
-        theta -= lr * grad
+        with np.errstate(over="ignore", invalid="ignore"):
+            theta -= lr * grad
+        if not np.isfinite(theta).all():
+            bad = [settings[i].name for i in np.unique(np.nonzero(~np.isfinite(theta))[0])]
+            raise ValueError(f"training diverged at step {step} for {bad}: the logits left float64 (lr={lr:g} too large?)")
         if progress is not None and (step + 1) % report_every == 0:
             progress(step + 1, steps, time.perf_counter() - start)
     return (curves, theta) if return_logits else curves

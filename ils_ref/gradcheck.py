@@ -36,7 +36,7 @@ from typing import Callable
 
 import numpy as np
 
-from ._validation import as_real_array, real_scalar, require_finite
+from ._validation import as_real_array, int_arg, real_scalar, require_finite
 
 __all__ = ["numerical_jacobian", "check_vjp", "assert_vjp", "VJPReport", "Entry"]
 
@@ -616,11 +616,7 @@ def check_vjp(
     x, eps = _check_x_eps(x, eps)
     rtol = real_scalar(rtol, "rtol", nonnegative=True)
     atol = real_scalar(atol, "atol", nonnegative=True)
-    for value, name, low in ((n_probes, "n_probes", 1), (n_worst, "n_worst", 0), (seed, "seed", 0)):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-        if value < low:
-            raise ValueError(f"{name} must be >= {low}, got {value}")
+    n_probes, n_worst, seed = int_arg(n_probes, "n_probes", 1), int_arg(n_worst, "n_worst", 0), int_arg(seed, "seed", 0)
     if full not in (True, False):
         raise TypeError(f"full must be True or False, got {full!r}")
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import category_array, logits_array, probs_array, real_scalar, require_finite
+from ._validation import category_array, int_arg, logits_array, probs_array, real_scalar, require_finite
 from .softmax import _softmax, _softmax_backward
 
 #: The smoothing inside ``log(z + 1e-8)`` of the post's toy experiment.
@@ -170,10 +170,11 @@ PROBLEMS = ("toy1", "bernoulli-quadratic", "linear")
 
 def make_problem(name: str, *, target: float | None = None, seed: int = 0) -> Problem:
     """A shipped problem by name; ``target`` is ``t`` of the Bernoulli quadratic."""
+    seed = int_arg(seed, "seed", 0)
     if name == "toy1":
         return toy1(seed=seed)
     if name == "bernoulli-quadratic":
-        return bernoulli_quadratic(0.45 if target is None else target)
+        return bernoulli_quadratic(0.45 if target is None else real_scalar(target, "target"))
     if name == "linear":
         return linear(seed=seed)
     raise ValueError(f"problem must be one of {PROBLEMS}, got {name!r}")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._validation import int_arg
 from .experiments import FAIR_SETTINGS, POST_SETTINGS, band, make_problems, order_settings, summarize, train
 
 FAITHFUL_SEED = 1000
@@ -48,6 +49,7 @@ class Result:
 
 
 def run(steps: int = 50_000, seeds: int = 10, lr: float = 0.01, progress=None) -> Result:
+    steps, seeds = int_arg(steps, "steps", 2), int_arg(seeds, "seeds", 1)
     settings = order_settings(FAIR_SETTINGS)
     seed_list = np.arange(seeds)
     shared_t, shared_l = make_problems(seed_list)

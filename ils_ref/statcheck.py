@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import norm
 
-from ._validation import real_scalar
+from ._validation import int_arg, real_scalar
 from .problems import Problem, exact_gradient
 
 VERDICTS = ("consistent with unbiased", "biased", "inconclusive")
@@ -163,10 +163,8 @@ def check_unbiased(
         the verdict then says whether the Monte-Carlo mean is consistent with
         *that* value.
     """
-    if isinstance(n_samples, (bool, np.bool_)) or not isinstance(n_samples, (int, np.integer)):
-        raise TypeError(f"n_samples must be an int, got {type(n_samples).__name__}")
-    if n_samples < 2:
-        raise ValueError(f"n_samples must be >= 2, got {n_samples}")
+    n_samples = int_arg(n_samples, "n_samples", 2)
+    seed = int_arg(seed, "seed", 0)
     level = real_scalar(level, "level", positive=True)
     if level >= 1:
         raise ValueError(f"level must lie in (0, 1), got {level}")

@@ -8,6 +8,12 @@ the result may contain ``inf`` where the mathematics says so.
 import numpy as np
 
 import ils_ref as R
+from ils_ref import estimators as E
+from ils_ref import experiments as X
+from ils_ref import problems as P
+from ils_ref import reproduce as RP
+from ils_ref import statcheck as S
+from ils_ref.compare import compare
 
 RNG = np.random.default_rng(0)
 LOGITS = np.array([[0.5, -1.0, 2.0], [0.0, 0.3, -0.2]])
@@ -74,6 +80,23 @@ CASES = {
                              {"mu": "array", "sigma": "positive", "u": "noise"}, False),
     "gaussian_ils_backward": (R.gaussian_ils_backward, lambda: dict(dz=G, cache=_gaussian_cache(), alpha=0.1),
                               {"dz": "grad", "cache": "cache", "alpha": "scalar"}, False),
+    "make_problem": (P.make_problem, lambda: dict(name="bernoulli-quadratic", target=0.45, seed=0),
+                     {"target": "scalar", "seed": "int"}, False),
+    "bernoulli_quadratic": (P.bernoulli_quadratic, lambda: dict(t=0.45, logits=np.zeros(2)), {"t": "scalar", "logits": "logits"}, False),
+    "make_toy1": (P.make_toy1, lambda: dict(target=PROBS, logits=LOGITS, smoothing=1e-8),
+                  {"target": "probs", "logits": "logits", "smoothing": "positive"}, False),
+    "make_linear": (P.make_linear, lambda: dict(c=G, logits=LOGITS), {"c": "array", "logits": "logits"}, False),
+    "exact_gradient": (P.exact_gradient, lambda: dict(problem=P.linear(rows=2, categories=3), logits=LOGITS), {"logits": "logits"}, False),
+    "check_unbiased": (S.check_unbiased, lambda: dict(estimator=E.reinforce(), problem=P.linear(), n_samples=50),
+                       {"n_samples": "int", "seed": "int", "level": "scalar", "resolution": "positive"}, True),
+    "compare": (compare, lambda: dict(problem=P.bernoulli_quadratic(), estimators=[E.reinforce()], n_samples=20),
+                {"n_samples": "int", "seed": "int"}, True),
+    "estimators.ils": (E.ils, lambda: dict(alpha=0.1), {"alpha": "scalar"}, False),
+    "estimators.gumbel": (E.gumbel, lambda: dict(temperature=1.0), {"temperature": "positive"}, False),
+    "estimators.reinforce_loo": (E.reinforce_loo, lambda: dict(group=4), {"group": "int"}, False),
+    "train": (X.train, lambda: dict(settings=[X.Setting("ils", 0.1)], targets=PROBS[None, None], logits=LOGITS[None, None], steps=3),
+              {"targets": "probs", "logits": "logits", "steps": "int", "lr": "positive", "smoothing": "positive", "seed": "int"}, False),
+    "reproduce.run": (RP.run, lambda: dict(steps=3, seeds=1), {"steps": "int", "seeds": "int", "lr": "positive"}, False),
     "numerical_jacobian": (R.numerical_jacobian, lambda: dict(f=R.softmax, x=LOGITS), {"x": "array", "eps": "positive"}, False),
     "check_vjp": (R.check_vjp, lambda: dict(f=R.softmax, vjp=lambda x, dy: R.softmax_backward(dy, R.softmax(x)), x=LOGITS),
                   {"x": "array", "eps": "positive", "rtol": "scalar", "atol": "scalar"}, True),  # rel. error may be inf
