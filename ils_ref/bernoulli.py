@@ -215,6 +215,12 @@ def bernoulli_ils_backward(db, cache: BernoulliCache, alpha, *, policy: str = "c
     -------
     dlogits : ndarray, shape of the draw
     """
+    p_d = bernoulli_target(db, cache, alpha, policy=policy)  # checks every argument, the cache first
+    return require_finite_result(cache.probs - p_d, "the Bernoulli ILS gradient")
+
+
+def bernoulli_target(db, cache: BernoulliCache, alpha, *, policy: str = "clip") -> np.ndarray:
+    """``p_D`` of :func:`bernoulli_ils_backward` (same arguments), for inspection and reuse."""
     if not isinstance(cache, BernoulliCache):
         raise TypeError(f"cache must be the BernoulliCache from bernoulli_ils_forward, got {type(cache).__name__}")
     if policy not in ("clip", "signed"):
@@ -229,10 +235,4 @@ def bernoulli_ils_backward(db, cache: BernoulliCache, alpha, *, policy: str = "c
     total = 1.0 + other
     if np.any(total <= 0):
         raise ValueError("w_0 + w_1 <= 0 for some bit (policy='signed'): p_D is undefined; use policy='clip'")
-    p_d = np.where(b == 1, 1.0 / total, other / total)
-    return require_finite_result(cache.probs - p_d, "the Bernoulli ILS gradient")
-
-
-def bernoulli_target(db, cache: BernoulliCache, alpha, *, policy: str = "clip") -> np.ndarray:
-    """``p_D`` of :func:`bernoulli_ils_backward`, for inspection (``p - dlogits``)."""
-    return cache.probs - bernoulli_ils_backward(db, cache, alpha, policy=policy)
+    return np.where(b == 1, 1.0 / total, other / total)

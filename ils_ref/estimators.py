@@ -28,6 +28,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from ._validation import int_arg, real_scalar
+from .bernoulli import bernoulli_ils_backward, bernoulli_ils_forward
 from .gumbel import gumbel_softmax_backward, gumbel_softmax_forward
 from .ils import ils_backward, ils_cache, ils_forward
 from .problems import Problem, _logits_of
@@ -112,8 +113,6 @@ def bernoulli_ils(alpha: float) -> Estimator:
 
     The bit is ``b = [category 1]``, ``p = σ(θ_1 - θ_0)`` and ``∂L/∂b = ∂L/∂z_1 - ∂L/∂z_0``.
     """
-    from .bernoulli import bernoulli_ils_backward, bernoulli_ils_forward
-
     alpha = real_scalar(alpha, "alpha", nonnegative=True)
 
     def fn(logits, problem, rng, n):

@@ -30,7 +30,7 @@ import numpy as np
 from . import gumbel as _gumbel_mod
 from ._validation import int_arg, logits_array, probs_array, real_scalar
 from .ils import ILSCache, _sum_backward
-from .problems import TOY_SMOOTHING, outcome_values, toy1
+from .problems import TOY_SMOOTHING, Toy1, outcome_values, toy1, toy_terms
 from .sampling import _gumbel, _one_hot, _sample_categorical
 from .softmax import _softmax, _softmax_backward
 
@@ -77,14 +77,7 @@ def make_problems(seeds, rows: int = 5, categories: int = 5) -> tuple[np.ndarray
 
 def toy_metric(probs: np.ndarray, target: np.ndarray, smoothing: float = TOY_SMOOTHING) -> np.ndarray:
     """The post's reported metric: the smoothed KL(π_true ‖ π) averaged over the last two axes."""
-    terms = -target * (np.log(probs + smoothing) - np.log(target + smoothing))
-    return terms.mean(axis=(-2, -1))
-
-
-def _toy_grad(z: np.ndarray, target: np.ndarray, smoothing: float) -> np.ndarray:
-    """∂ℓ/∂z of the sampled loss (the mean over N·K entries)."""
-    n_entries = target.shape[-2] * target.shape[-1]
-    return -target / (n_entries * (z + smoothing))
+    return toy_terms(probs, target, smoothing).mean(axis=(-2, -1))
 
 
 @dataclass(frozen=True)
@@ -167,17 +160,13 @@ def train(
     groups = _groups(settings)
     rng = np.random.default_rng(seed)
     curves = np.empty(theta.shape[:2] + (steps,))
-    exact_f = None
-    if "exact" in groups:  # f_r(e_k) depends on the target only: enumerate once
-        rows = groups["exact"].rows
-
-        class _Toy:  # the per-row loss of :class:`ils_ref.problems.Toy1`, on the stacked targets
-            @staticmethod
-            def f(z):
-                t = targets[rows]
-                return (-t * (np.log(z + smoothing) - np.log(t + smoothing))).sum(axis=-1) / (t.shape[-2] * t.shape[-1])
-
-        exact_f = outcome_values(_Toy, theta[rows])
+    # Each estimator family's block of stacked problems, as one Toy1 (its loss and gradient).
+    problems = {
+        est: Toy1(name="toy1", logits=theta[g.rows].copy(), target=targets[g.rows], smoothing=smoothing)
+        for est, g in groups.items()
+    }
+    # f_r(e_k) depends on the target only: enumerate once
+    exact_f = outcome_values(problems["exact"]) if "exact" in problems else None
     start, report_every = time.perf_counter(), max(1, steps // 10)
     for step in range(steps):
         probs = _softmax(theta)
@@ -187,19 +176,17 @@ def train(
         # (finite logits, u in [0, 1)); ils_forward/ils_backward and the
         # Gumbel functions are these kernels behind argument checks.
         for est, group in groups.items():
-            rows, t = group.rows, targets[group.rows]
+            rows, problem = group.rows, problems[est]
             if est in ("ils", "ils-prototype"):
                 p = probs[rows]
                 index = _sample_categorical(p, rng.random(p.shape[:-1]))
                 cache = ILSCache(logits=theta[rows], probs=p, index=index, z=_one_hot(index, p.shape[-1]))
                 policy, prototype = ("signed", True) if est == "ils-prototype" else ("clip", False)
-                grad[rows] = _sum_backward(
-                    _toy_grad(cache.z, t, smoothing), cache, group.values, policy, prototype=prototype
-                )
+                grad[rows] = _sum_backward(problem.grad(cache.z), cache, group.values, policy, prototype=prototype)
             elif est == "gumbel":
                 g = _gumbel(rng.random(theta[rows].shape))
                 y, cache = _gumbel_mod._forward(theta[rows] + g, g, group.values, False)
-                grad[rows] = _gumbel_mod._backward(_toy_grad(y, t, smoothing), cache)
+                grad[rows] = _gumbel_mod._backward(problem.grad(y), cache)
             else:
                 grad[rows] = _softmax_backward(exact_f, probs[rows])
         with np.errstate(over="ignore", invalid="ignore"):

@@ -347,14 +347,15 @@ def ils_backward(
     """
     dz, alpha = _check_args(dz, cache, alpha, policy)
     loss, h, prototype_eps = _options(loss, h, prototype, prototype_eps)
-    if h is not SUM_NORMALIZATION:
+    if h is SUM_NORMALIZATION:
+        out = _sum_backward(dz, cache, alpha, policy, loss, prototype, prototype_eps)
+        if policy == "clip" and loss is KL and not prototype:
+            return out  # π - π_D with both on the simplex: every entry lies in [-1, 1]
+    else:
         _, _, pi_d = _generic_target(dz, cache, alpha, h, policy)
-        return require_finite_result(_dlogits(cache.probs, pi_d, loss, prototype, prototype_eps), "dlogits")
-    out = _sum_backward(dz, cache, alpha, policy, loss, prototype, prototype_eps)
-    if policy == "clip" and loss is KL and not prototype:
-        return out  # π - π_D with both on the simplex: every entry lies in [-1, 1]
-    with np.errstate(over="ignore"):
-        return require_finite_result(out, "the ILS logit gradient")
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # checked just below
+            out = _dlogits(cache.probs, pi_d, loss, prototype, prototype_eps)
+    return require_finite_result(out, "the ILS logit gradient")
 
 
 def _sum_backward(dz, cache, alpha, policy, loss=KL, prototype=False, prototype_eps=PROTOTYPE_EPS):

@@ -52,6 +52,15 @@ class Problem:
         return {}
 
 
+def toy_terms(z: np.ndarray, target: np.ndarray, smoothing: float = TOY_SMOOTHING) -> np.ndarray:
+    """The post's per-entry loss ``-π_true (log(z + ε) - log(π_true + ε))``, elementwise.
+
+    Its mean over one problem's ``N·K`` entries is the post's sampled loss
+    (``z`` a draw) and its reported metric (``z = softmax(θ)``).
+    """
+    return -target * (np.log(z + smoothing) - np.log(target + smoothing))
+
+
 @dataclass(frozen=True)
 class Toy1(Problem):
     r"""The post's toy experiment 1: ``KL(π_true ‖ z)`` smoothed, as a mean over all entries.
@@ -64,19 +73,24 @@ class Toy1(Problem):
         \frac{\partial f_r}{\partial z_k} = -\frac{\pi^{true}_{rk}}{NK\,(z_k + \varepsilon)}
 
     Summed over the ``N`` rows this is the post's per-step loss (the mean over
-    all ``N·K`` entries).  ``ε = 1e-8`` as in the post.
+    all ``N·K`` entries).  ``ε = 1e-8`` as in the post.  ``target`` may stack
+    several problems in front of its last two axes ``(N, K)`` (the training
+    loop does); ``NK`` always counts the entries of one problem.
     """
 
     target: np.ndarray = None
     smoothing: float = TOY_SMOOTHING
 
+    @property
+    def entries(self) -> int:
+        """``N·K``: the entries of one problem (the last two axes of ``target``)."""
+        return int(np.prod(self.target.shape[-2:]))
+
     def f(self, z):
-        t, eps = self.target, self.smoothing
-        terms = -t * (np.log(z + eps) - np.log(t + eps))
-        return terms.sum(axis=-1) / t.size
+        return toy_terms(z, self.target, self.smoothing).sum(axis=-1) / self.entries
 
     def grad(self, z):
-        return -self.target / (self.target.size * (z + self.smoothing))
+        return -self.target / (self.entries * (z + self.smoothing))
 
     def params(self):
         return {"smoothing": self.smoothing, "shape": list(self.target.shape)}
