@@ -163,7 +163,9 @@ class ILSStep:
 def _check_args(dz, cache, alpha, policy):
     if not isinstance(cache, ILSCache):
         raise TypeError(f"cache must be the ILSCache returned by ils_forward, got {type(cache).__name__}")
-    dz = gradient_array(dz, "dz", cache.z.shape, "the shape of z")
+    # The kernels below write the drawn entries through flat C-order offsets:
+    # a Fortran-ordered or strided dz must be laid out in C order first.
+    dz = np.ascontiguousarray(gradient_array(dz, "dz", cache.z.shape, "the shape of z"))
     alpha = scalar_or_per_row(alpha, "alpha", cache.z.shape[:-1], nonnegative=True)
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")

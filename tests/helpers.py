@@ -24,3 +24,26 @@ def assert_backward_matches_fd(f, vjp, x, rtol=1e-6, atol=1e-8):
     numeric = numerical_jacobian(f, x, batched=True)
     analytic = jacobian_from_vjp(vjp, x, y_shape)
     np.testing.assert_allclose(analytic, numeric, rtol=rtol, atol=atol)
+
+
+def layouts(arr):
+    """The same values as ``arr`` in six memory layouts: ``{name: array}``.
+
+    C order, Fortran order, a transposed view of a C array, a strided view
+    (every other element of a larger array), a negative-stride view and a
+    read-only array.  A function must give the same answer for all of them.
+    """
+    arr = np.asarray(arr)
+    strided = np.zeros(tuple(2 * n for n in arr.shape), dtype=arr.dtype)
+    strided[tuple(slice(None, None, 2) for _ in arr.shape)] = arr
+    flipped = np.ascontiguousarray(arr[..., ::-1])
+    readonly = arr.copy()
+    readonly.flags.writeable = False
+    return {
+        "C": np.ascontiguousarray(arr),
+        "F": np.asfortranarray(arr),
+        "transposed": np.ascontiguousarray(arr.T).T,
+        "strided": strided[tuple(slice(None, None, 2) for _ in arr.shape)],
+        "negative-stride": flipped[..., ::-1],
+        "read-only": readonly,
+    }

@@ -301,3 +301,39 @@ def test_gradients_near_the_float64_limit_keep_pi_d_a_distribution():
     step = ils_step(g, cache, 0.1)
     np.testing.assert_allclose(step.pi_d, [0.0, 8 / 22, 9 / 22, 5 / 22], rtol=1e-12, atol=1e-300)
     np.testing.assert_allclose(step.pi_d.sum(), 1.0, rtol=1e-14)
+
+
+# --------------------------------------------------------------------------
+# Memory layout: a dz that is not C-contiguous once lost the drawn entry.
+
+
+@pytest.mark.parametrize("policy", ["clip", "signed"])
+@pytest.mark.parametrize("loss", ["kl", "squared_error"])
+@pytest.mark.parametrize("prototype", [False, True])
+def test_dz_layout_does_not_change_the_gradient(policy, loss, prototype):
+    from helpers import layouts
+
+    cache = ils_cache(np.zeros((2, 3)), [0, 1])
+    dz = np.array([[3.0, 1.0, 2.0], [1.0, 3.0, 2.0]])
+    kw = dict(policy=policy, loss=loss, prototype=prototype)
+    expected = ils_backward(dz, cache, 0.1, **kw)
+    if not prototype and loss == "kl" and policy == "clip":
+        # The red team's reproducer, by hand: w = (1, 0.2, 0.1) and (0.2, 1, 0.1), π = 1/3.
+        np.testing.assert_allclose(expected[0], [1 / 3 - 1 / 1.3, 1 / 3 - 0.2 / 1.3, 1 / 3 - 0.1 / 1.3], rtol=1e-14)
+    for name, dz_layout in layouts(dz).items():
+        np.testing.assert_array_equal(ils_backward(dz_layout, cache, 0.1, **kw), expected, err_msg=name)
+        step = ils_step(dz_layout, cache, 0.1, **kw)
+        np.testing.assert_array_equal(step.dlogits, expected, err_msg=name)
+        np.testing.assert_allclose(step.pi_d.sum(axis=-1), 1.0, rtol=1e-14, err_msg=name)
+
+
+def test_logits_layout_does_not_change_the_gradient():
+    from helpers import layouts
+
+    logits = np.log([[0.2, 0.3, 0.5], [0.6, 0.1, 0.3]])
+    dz = np.array([[3.0, 1.0, 2.0], [1.0, 3.0, 2.0]])
+    expected = ils_backward(dz, ils_cache(logits, [2, 0]), 0.1)
+    for name, lg in layouts(logits).items():
+        for dname, d in layouts(dz).items():
+            got = ils_backward(d, ils_cache(lg, np.array([2, 0])), 0.1)
+            np.testing.assert_array_equal(got, expected, err_msg=f"logits {name}, dz {dname}")
