@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from ils_ref.experiments import POST_SETTINGS, make_problems, order_settings, train
+from ils_ref.experiments.toy1 import POST_SETTINGS, make_problems, order_settings, train
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from . import __version__
 
 
 def _selfcheck(args: argparse.Namespace) -> int:
-    from .selfcheck import run
+    from .checking.selfcheck import run
 
     results = run(seed=args.seed, full=args.full)
     width = max(len(name) for name, _ in results)
@@ -34,8 +34,8 @@ def _selfcheck(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from .compare import compare, format_table, to_json
-    from .problems import make_problem
+    from .experiments.compare import compare, format_table, to_json
+    from .checking.problems import make_problem
 
     if args.samples < 2:
         print("ils-ref compare: --samples must be >= 2", file=sys.stderr)
@@ -64,7 +64,7 @@ def _compare(args: argparse.Namespace) -> int:
 def _reproduce(args: argparse.Namespace) -> int:
     import time
 
-    from .reproduce import run, save_npz, summary_table, write_figures
+    from .experiments.reproduce import run, save_npz, summary_table, write_figures
 
     if args.steps < 2:
         print("ils-ref reproduce: --steps must be >= 2", file=sys.stderr)
@@ -102,7 +102,7 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 
 def _vectors(args: argparse.Namespace) -> int:
-    from .vectors import dumps, generate
+    from .checking.vectors import dumps, generate
 
     doc = generate()
     try:
@@ -138,7 +138,7 @@ def _import_target(spec: str):
 
 
 def _check(args: argparse.Namespace) -> int:
-    from .conformance import check
+    from .checking.conformance import check
 
     try:
         fn = _import_target(args.target)
@@ -187,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="results", help="output folder (default results/)")
     p.set_defaults(run=_reproduce)
 
-    from .problems import PROBLEMS
+    from .checking.problems import PROBLEMS
 
     p = sub.add_parser(
         "compare",
@@ -202,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON to FILE")
     p.set_defaults(run=_compare)
 
-    from .vectors import OPS
+    from .checking.vectors import OPS
 
     p = sub.add_parser(
         "vectors",

@@ -36,8 +36,8 @@ import numpy as np  # noqa: E402
 from _tutorial import Claims, parse, save_figure  # noqa: E402
 
 from ils_ref import kl_divergence, softmax  # noqa: E402
-from ils_ref.experiments import toy_metric  # noqa: E402
-from ils_ref.problems import exact_gradient, exact_objective, make_toy1, outcome_values  # noqa: E402
+from ils_ref.experiments.toy1 import toy_metric  # noqa: E402
+from ils_ref.checking.problems import exact_gradient, exact_objective, make_toy1, outcome_values  # noqa: E402
 
 
 # %% [markdown]

@@ -27,7 +27,7 @@ import numpy as np
 from _tutorial import Claims, parse
 
 from ils_ref import ils_backward, ils_cache, ils_step, softmax_backward
-from ils_ref.problems import toy1
+from ils_ref.checking.problems import toy1
 
 
 def show(name, value):

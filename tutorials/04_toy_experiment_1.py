@@ -22,8 +22,8 @@
 # ($-\pi_D/(\pi+10^{-7})$, no softmax Jacobian, no guard on $h$); every panel had its own
 # fresh random problem and there was no seed.
 #
-# This script reruns that (`ils_ref.reproduce`, the code behind `ils-ref reproduce`),
-# then asks the questions of `DESIGN.md` §4 and answers each with a printed number:
+# This script reruns that (`ils_ref.experiments.reproduce`, the code behind `ils-ref reproduce`),
+# then asks six questions about it and answers each with a printed number:
 #
 # 1. Is the surrogate's minimiser the target?
 # 2. Where does ILS actually converge?
@@ -39,12 +39,13 @@ import numpy as np
 from _tutorial import Claims, parse
 
 from ils_ref import kl_divergence, softmax
-from ils_ref.estimators import ils_expected_gradient
-from ils_ref.experiments import Setting, make_problems, order_settings, toy_metric, train
-from ils_ref.problems import make_toy1
-from ils_ref.reproduce import run, summary_table, window, write_figures
+from ils_ref.estimators.interface import ils_expected_gradient
+from ils_ref.experiments.toy1 import Setting, make_problems, order_settings, toy_metric, train
+from ils_ref.checking.problems import make_toy1
+from ils_ref.experiments.reproduce import run, summary_table, window, write_figures
+from ils_ref.experiments.toy1 import mean_interval
 
-# the post's figure, read off by eye (DESIGN.md §4): (setting, final plateau)
+# the post's figure, read off by eye: (setting, final plateau)
 POST_READINGS = {
     "ils-prototype alpha=0.1": 0.001,
     "ils-prototype alpha=0.01": 0.0025,
@@ -57,11 +58,6 @@ POST_READINGS = {
 
 def final_per_seed(result, i):
     return result.curves[i][:, -window(result.steps):].mean(axis=-1)
-
-
-def ci(values):
-    half = 1.96 * values.std(ddof=1) / np.sqrt(values.size) if values.size > 1 else 0.0
-    return values.mean() - half, values.mean() + half
 
 
 # %% [markdown]
@@ -234,7 +230,7 @@ def question_5(result, claims):
     for a in (0.1, 0.01, 0.001):
         name = f"ils-prototype alpha={a:g}"
         values = final_per_seed(result, result.names.index(name))
-        intervals[a] = ci(values)
+        intervals[a] = mean_interval(values)[1:]
         faithful = result.faithful[result.names.index(name), -window(result.steps):].mean()
         print(f"  {name:<26} fair: {values.mean():.5f}  95% CI [{intervals[a][0]:.5f}, {intervals[a][1]:.5f}]   "
               f"faithful (own problem): {faithful:.5f}")

@@ -14,7 +14,7 @@
 # known by enumeration: the Monte-Carlo mean and its standard error, the bias norm
 # $\|\bar g - \nabla\|$, the cosine between $\bar g$ and $\nabla$, the variance
 # $\mathbb{E}\|g - \mathbb{E}g\|^2$ of one estimate, and the verdict of the statistical
-# check (`ils_ref.statcheck`). This tutorial draws those tables for the three problems and
+# check (`ils_ref.checking.statcheck`). This tutorial draws those tables for the three problems and
 # reads them. For ILS it also uses the *exact* expectation of the estimator
 # (`ils_expected_gradient`, enumerating the draws), so its bias is known without noise.
 
@@ -28,9 +28,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from _tutorial import Claims, parse, save_figure  # noqa: E402
 
-from ils_ref.compare import compare, format_table  # noqa: E402
-from ils_ref.estimators import ils_expected_gradient  # noqa: E402
-from ils_ref.problems import exact_gradient, make_problem  # noqa: E402
+from ils_ref.experiments.compare import compare, format_table  # noqa: E402
+from ils_ref.estimators.interface import ils_expected_gradient  # noqa: E402
+from ils_ref.checking.problems import exact_gradient, make_problem  # noqa: E402
+from ils_ref.checking.statcheck import cosine  # noqa: E402
 
 PROBLEMS = ("toy1", "bernoulli-quadratic", "linear")
 FAMILY_COLORS = {"ils": "tab:blue", "ils-prototype": "tab:cyan", "bernoulli-ils": "tab:purple", "gumbel": "tab:orange",
@@ -47,10 +48,6 @@ def short(label):
             label = brief + label[len(long_name):]
             break
     return label.replace(", prototype=True, policy=signed", "").rstrip(")")
-
-
-def cosine(a, b):
-    return float(np.sum(a * b) / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
 # %%

@@ -20,7 +20,7 @@
 # ils-ref check mypkg.g:fn --op gumbel_softmax
 # ```
 #
-# or from Python, `ils_ref.conformance.check(fn, op=...)`. Below, three implementations
+# or from Python, `ils_ref.checking.conformance.check(fn, op=...)`. Below, three implementations
 # written here in plain NumPy — one correct, two with classic mistakes — and, if PyTorch is
 # installed, a `torch.autograd.Function` and torch's Gumbel-softmax construction.
 
@@ -30,7 +30,7 @@ import sys
 import numpy as np
 from _tutorial import Claims, parse
 
-from ils_ref.conformance import check, load_vectors
+from ils_ref.checking.conformance import check, load_vectors
 
 
 # %% [markdown]

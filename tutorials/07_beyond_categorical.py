@@ -12,7 +12,7 @@
 #
 # The post: ILS "can extend to non-categorical random variables assuming you can find a
 # loss function that is closed-form differentiable with respect to the parameters". The
-# prototype never did it; `ils_ref.bernoulli` and `ils_ref.gaussian` do, and this
+# prototype never did it; `ils_ref.estimators.bernoulli` and `ils_ref.estimators.gaussian` do, and this
 # tutorial measures both against exact or reparameterisation gradients.
 #
 # **Bernoulli.** One bit $b \sim \mathrm{Bernoulli}(\sigma(\theta))$ is the two-category
@@ -36,9 +36,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from _tutorial import Claims, parse, save_figure  # noqa: E402
 
-from ils_ref import bernoulli_ils_backward, bernoulli_ils_forward, gaussian_ils_backward, gaussian_ils_forward  # noqa: E402
-from ils_ref.bernoulli import BernoulliCache  # noqa: E402
-from ils_ref.gaussian import expected_ils_gradient  # noqa: E402
+from ils_ref import bernoulli_ils_backward, bernoulli_ils_forward, gaussian_ils_backward, gaussian_ils_forward, sigmoid  # noqa: E402
+from ils_ref.estimators.bernoulli import BernoulliCache  # noqa: E402
+from ils_ref.estimators.gaussian import expected_ils_gradient  # noqa: E402
 
 
 # %% [markdown]
@@ -56,7 +56,7 @@ from ils_ref.gaussian import expected_ils_gradient  # noqa: E402
 
 # %%
 def bernoulli_expectation(theta, t, alpha):
-    p = 1.0 / (1.0 + np.exp(-theta))
+    p = float(sigmoid(theta))
     total, second = 0.0, 0.0
     for b, prob in ((0.0, 1 - p), (1.0, p)):
         cache = BernoulliCache(np.array([theta]), np.array([p]), np.array([b]))

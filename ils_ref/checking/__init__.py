@@ -1,0 +1,13 @@
+"""Layer 3, checking: gradients against finite differences, estimators against exact answers.
+
+* :mod:`.gradcheck` — :func:`check_vjp`, built from :mod:`.finite_differences`
+  (the numerical Jacobian), :mod:`.comparison` (the tolerance rule and the
+  verdict), :mod:`.report` and :mod:`.calls` (calling the user's functions).
+* :mod:`.problems` — objectives whose exact gradient is known by enumerating
+  the outcomes; :mod:`.statcheck` — is a stochastic estimator unbiased?
+* :mod:`.vectors`, :mod:`.conformance` — reference vectors and ``ils-ref check``.
+* :mod:`.selfcheck` — every backward pass of the package, checked.
+
+Imports: :mod:`ils_ref.estimators`, :mod:`ils_ref.ops` and the foundation
+(:mod:`ils_ref.validation`, :mod:`ils_ref.formatting`) only.
+"""

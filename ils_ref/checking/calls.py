@@ -1,0 +1,115 @@
+"""Calling the user's functions: counting calls, converting outputs, batching when asked.
+
+``f`` and ``vjp`` may come from any framework; whatever they return goes
+through :func:`as_output`, which converts it to float64 and refuses ``None``,
+non-numeric values, wrong shapes and NaN/inf with a message that names the
+function and the point.  A :class:`Caller` evaluates one point per call, or a
+whole stack of points in one call when the function broadcasts over a leading
+axis and the caller said so (``batched=True``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+#: At most this many float64 values per batched call (inputs or outputs): 32 MiB.
+MAX_BATCH_ELEMENTS = 1 << 22
+
+
+class UserFunctionError(ValueError):
+    """A user function raised, or returned something unusable.
+
+    ``source`` names the function (``"f"`` or ``"vjp"``).
+    """
+
+    def __init__(self, message: str, source: str):
+        super().__init__(message)
+        self.source = source
+
+
+def as_output(value, name: str, shape: tuple | None, context: str) -> np.ndarray:
+    """What a user function returned, as a fresh float64 array (or a :class:`UserFunctionError`)."""
+    if value is None:
+        raise UserFunctionError(f"{name} returned None {context}", name)
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # e.g. a torch tensor that requires grad
+        hint = " (for a torch tensor, return t.detach().numpy())" if hasattr(value, "detach") else ""
+        raise UserFunctionError(
+            f"{name} returned a {type(value).__name__} that NumPy cannot convert {context}: {exc}{hint}", name
+        ) from None
+    if arr.dtype.kind not in "iuf":
+        raise UserFunctionError(f"{name} returned dtype {arr.dtype} {context}; need real numbers", name)
+    if shape is not None and arr.shape != shape:
+        raise UserFunctionError(f"{name} returned shape {arr.shape} {context}; expected {shape}", name)
+    out = arr.astype(np.float64, copy=True)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        kind = "NaN" if np.isnan(out[idx]) else "inf"
+        raise UserFunctionError(f"{name} returned {kind} at index {idx} {context}", name)
+    return out
+
+
+@dataclass
+class Caller:
+    """A user function with a call counter.
+
+    ``call(arg)`` evaluates at one point (``fn(*fixed, arg)``, each argument a
+    fresh copy, so a function that writes into its input changes nothing
+    here); ``map`` evaluates at many points: one call per chunk when
+    ``batched`` (the function broadcasts over a leading axis), else one call
+    per point.
+    """
+
+    fn: Callable
+    name: str
+    fixed: tuple = ()
+    batched: bool = False
+    calls: int = 0
+    points: int = 0
+    notes: list = field(default_factory=list)
+    low_precision: str | None = None
+
+    def __post_init__(self):
+        if not callable(self.fn):
+            raise TypeError(f"{self.name} must be callable, got {type(self.fn).__name__}")
+        if not isinstance(self.batched, (bool, np.bool_)):
+            raise TypeError(f"batched must be True or False, got {self.batched!r:.40}")
+
+    def _raw(self, arg):
+        self.calls += 1
+        try:
+            out = self.fn(*(a.copy() for a in self.fixed), arg.copy())
+        except Exception as exc:
+            raise UserFunctionError(f"{self.name} raised {type(exc).__name__}: {exc}", self.name) from exc
+        dtype = getattr(out, "dtype", None)
+        if dtype is not None and getattr(dtype, "itemsize", 8) < 8 and self.low_precision is None:
+            self.low_precision = str(dtype)
+            self.notes.append(
+                f"{self.name} returned {dtype}: finite differences and comparisons are limited to "
+                f"that precision; compute in float64 (or raise eps and rtol)"
+            )
+        return out
+
+    def call(self, arg: np.ndarray, shape: tuple | None, context: str) -> np.ndarray:
+        self.points += 1
+        return as_output(self._raw(arg), self.name, shape, context)
+
+    def map(self, count: int, make: Callable, shape: tuple, describe: Callable) -> np.ndarray:
+        """Evaluate at the points ``make(start, stop)`` for all ``[0, count)``: shape ``(count,) + shape``."""
+        out = np.empty((count,) + shape)
+        if not self.batched:
+            for i in range(count):
+                out[i] = self.call(make(i, i + 1)[0], shape, f"for {describe(i)}")
+            return out
+        one = max(1, int(np.prod(make(0, 1).shape[1:], dtype=np.int64)), int(np.prod(shape, dtype=np.int64)))
+        chunk = max(1, MAX_BATCH_ELEMENTS // one)
+        for lo in range(0, count, chunk):
+            hi = min(count, lo + chunk)
+            self.points += hi - lo
+            out[lo:hi] = as_output(self._raw(make(lo, hi)), self.name, (hi - lo,) + shape, f"for a batch of {describe(lo)} ...")
+        return out

@@ -1,0 +1,13 @@
+"""Layer 2, the estimators: ILS (Algorithm 1) and the estimators it is measured against.
+
+* :mod:`.ils` — Intermediate Loss Sampling, forward and backward (start here);
+  :mod:`.intermediate` its pluggable ``h`` and ``L_I``; :mod:`.ils_fast` a
+  faster kernel with the same numbers, for hot loops.
+* :mod:`.gumbel` — Gumbel-softmax, soft and straight-through.
+* :mod:`.bernoulli`, :mod:`.gaussian` — ILS beyond categorical draws.
+* :mod:`.interface` — every estimator behind one interface
+  (``Estimator(logits, problem, rng, n)``), REINFORCE included, and the exact
+  expectation of ILS.
+
+Imports: :mod:`ils_ref.ops` and :mod:`ils_ref.validation` only.
+"""

@@ -1,0 +1,94 @@
+r"""Gaussian ILS: ``z ~ N(μ, σ²)`` by reparameterisation, learning the mean ``μ``.
+
+Forward: ``z = μ + σ ε`` with ``ε = Φ⁻¹(u)`` (standard normal noise from
+uniforms, so another implementation can replay the draw) or drawn from a
+generator.  Backward, given ``g = ∂L/∂z``: the SGD step on the sample is
+``z - α g`` (for a location family the map back to a distribution is just
+"the Gaussian centred there", so ``h`` is the identity on the mean), the
+target is ``π_D = N(z - α g, σ²)``, and the intermediate loss is
+
+.. math::
+
+    \mathrm{KL}\bigl(N(m_D, \sigma^2)\,\|\,N(\mu, \sigma^2)\bigr) = \frac{(m_D - \mu)^2}{2\sigma^2},
+    \qquad
+    \frac{\partial}{\partial \mu} = \frac{\mu - m_D}{\sigma^2} = \frac{\alpha g - \sigma\varepsilon}{\sigma^2}.
+
+``σ`` is a fixed, known scale here (not learned).
+
+The expected ILS gradient
+-------------------------
+Since ``E ε = 0``,
+
+.. math::
+
+    \mathbb{E}\Bigl[\frac{\partial \mathrm{KL}}{\partial\mu}\Bigr]
+      = \frac{\alpha}{\sigma^2}\,\mathbb{E}\bigl[g(z)\bigr]
+      = \frac{\alpha}{\sigma^2}\,\frac{\partial}{\partial\mu}\mathbb{E}\,L(z),
+
+the reparameterisation gradient ``E[∂L/∂z]`` scaled by ``α/σ²``: with
+``α = σ²`` Gaussian ILS is an *unbiased* estimator of it, at any other ``α`` a
+rescaled one.  The price is the term ``-ε/σ``, zero-mean noise of variance
+``1/σ²`` that does not shrink with ``α``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import ndtri
+
+from ..validation import checked, finite
+
+
+@dataclass(frozen=True)
+class GaussianCache:
+    """``mu``, ``sigma`` (float or array of ``mu``'s shape), the noise ``eps`` and the draw ``z``."""
+
+    mu: np.ndarray
+    sigma: object
+    eps: np.ndarray
+    z: np.ndarray
+
+
+def gaussian_ils_forward(mu, sigma, *, u=None, rng=None) -> tuple[np.ndarray, GaussianCache]:
+    r"""Draw ``z = μ + σ ε``, elementwise.
+
+    Parameters
+    ----------
+    mu : array_like, any shape
+        Finite means.
+    sigma : float or array_like broadcastable to ``mu``
+        Standard deviations, ``> 0``.
+    u : array_like, shape of ``mu``, optional
+        Uniform noise in the *open* interval (0, 1); ``ε = Φ⁻¹(u)``.
+    rng : numpy.random.Generator, optional
+        Exactly one of ``u``, ``rng`` (``ε = rng.standard_normal``).
+    """
+    mu, s = checked(mu=("real", mu), sigma=("elementwise_scale", sigma, "mu"))
+    if rng is not None and u is None and isinstance(rng, np.random.Generator):
+        eps = rng.standard_normal(mu.shape)
+    else:
+        u = checked(u=("entry_noise", (u, rng), mu))
+        if np.any(u == 0):
+            raise ValueError("u must lie in the open interval (0, 1) for normal noise (u = 0 gives -inf)")
+        eps = ndtri(u)  # ε = Φ⁻¹(u)
+    with np.errstate(over="ignore"):
+        z = finite(mu + s * eps, "the draw z = mu + sigma * eps (mu or sigma too large)")
+    return z.copy(), GaussianCache(mu=mu.copy(), sigma=np.copy(s) if isinstance(s, np.ndarray) else s, eps=eps, z=z)
+
+
+def gaussian_ils_backward(dz, cache: GaussianCache, alpha) -> np.ndarray:
+    r"""Backward pass of Gaussian ILS: ``dμ = (μ - (z - α g)) / σ² = (α g - σ ε) / σ²``."""
+    cache, g, a = checked(
+        cache=(GaussianCache, cache), dz=("upstream", dz, "cache.z"), alpha=("elementwise_step", alpha, "cache.z")
+    )
+    target_mean = cache.z - a * g  # one SGD step on the sample
+    # (μ - m_D)/σ² = (α g - σ ε)/σ², divided by σ twice so that σ² cannot underflow
+    with np.errstate(over="ignore", invalid="ignore"):
+        return finite((cache.mu - target_mean) / cache.sigma / cache.sigma, "the Gaussian ILS gradient (sigma too small or alpha * dz too large)")
+
+
+def expected_ils_gradient(expected_dz, sigma, alpha):
+    """The derived expectation ``(α/σ²) E[∂L/∂z]`` (see the module docstring)."""
+    return alpha / (np.asarray(sigma, dtype=np.float64) ** 2) * np.asarray(expected_dz, dtype=np.float64)

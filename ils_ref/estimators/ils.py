@@ -1,0 +1,345 @@
+r"""Intermediate Loss Sampling (Algorithm 1 of the post): forward and backward.
+
+Forward: draw ``z ~ Categorical(softmax(logits))`` exactly, as a one-hot
+vector.  Backward, given the upstream gradient ``g = dz = ∂L/∂z``:
+
+1. ``Δ = g · ∂h/∂z``, the VJP of the normalisation ``h`` at ``z``;
+2. ``π_D = h(z - αΔ)``, one SGD step on the sample mapped back by ``h``;
+3. return ``∂L_I(π, π_D)/∂π`` with ``π_D`` fixed, chained through the
+   softmax to the logits.
+
+With the defaults (``h(z) = z/Σz``, ``L_I = KL(π_D ‖ π)``) and the drawn
+category ``k``, step 1 is ``Δ_j = g_j - g_k`` (so ``Δ_k = 0``), step 2 puts
+``w_k = 1`` and ``w_j = α(g_k - g_j)`` for ``j ≠ k``, and step 3 is
+``∂L_I/∂θ = π - π_D``.  :func:`ils_kernel` is exactly these three lines;
+the backward never forms ``h``'s Jacobian.
+
+Leaving the simplex
+-------------------
+``w_j = α(g_k - g_j)`` is negative whenever a category that was not drawn
+has a larger gradient than the drawn one, which for a generic loss is half
+the time; then ``π_D = h(w)`` is not a distribution and ``KL(π_D ‖ π)`` is
+not defined.  The ``policy`` argument says what to do:
+
+``"clip"`` (default)
+    ``π_D = h(max(w, 0))``: the SGD step, projected back onto the
+    non-negative orthant before normalising.  ``π_D`` is then always a
+    distribution (``w_k = 1``, so the sum is at least 1), ``L_I`` is the KL
+    divergence the algorithm names, and the logit gradient ``π - π_D`` is
+    bounded by 1 in every entry.  Where ``w >= 0`` already, it changes
+    nothing.
+``"signed"``
+    ``π_D = h(w)`` as it comes, negative entries included: what the
+    original prototype computed.  ``KL(π_D ‖ π)`` is extended by its
+    cross-entropy part (the ``π_D log π_D`` term is constant in ``π``), so the
+    gradient keeps the form ``π - π_D``; it is unbounded as ``Σw → 0``, and a
+    row with ``Σw <= 0`` raises ``ValueError`` (``h`` is undefined or flips
+    the sign of every entry).
+``"raise"``
+    ``ValueError`` if any ``w`` entry is negative, for users who want to know.
+
+Categories masked by a ``-inf`` logit have ``π_j = 0`` and cannot move;
+``w_j`` is set to 0 there under every policy, so ``π_D`` stays on the support
+of ``π`` (otherwise ``KL(π_D ‖ π)`` would be ``+inf``).
+
+The original prototype
+----------------------
+The prototype returned ``-π_D / (π + 1e-7)`` — the gradient with respect to
+``π`` — as if it were the gradient with respect to the logits (the softmax
+Jacobian was skipped), with no guard on ``h``.  ``prototype=True`` reproduces
+that (use it with ``policy="signed"`` for the full original behaviour);
+``softmax_backward`` of the prototype's output with ``prototype_eps=0`` is
+exactly the default gradient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..ops.sampling import one_hot_kernel, sample_categorical_kernel
+from ..ops.softmax import softmax_backward_kernel, softmax_kernel
+from ..validation import checked, finite
+from .intermediate import KL, SUM_NORMALIZATION, IntermediateLoss, Normalization, LOSSES
+
+POLICIES = ("clip", "signed", "raise")
+
+#: The prototype's additive guard in ``-π_D / (π + 1e-7)``.
+PROTOTYPE_EPS = 1e-7
+
+
+@dataclass(frozen=True)
+class ILSCache:
+    """What the backward pass needs from the forward pass.
+
+    Attributes
+    ----------
+    logits : ndarray, shape (..., K)
+    probs : ndarray, shape (..., K)
+        ``softmax(logits)``.
+    index : ndarray of int, shape (...)
+        The drawn category per row.
+    z : ndarray, shape (..., K)
+        The one-hot draw.
+    masked : ndarray of bool, shape (..., K), or None
+        Where ``logits == -inf`` (``None`` when no logit is ``-inf``).
+    """
+
+    logits: np.ndarray
+    probs: np.ndarray
+    index: np.ndarray
+    z: np.ndarray
+    masked: np.ndarray | None = None
+
+
+def make_cache(logits: np.ndarray, index: np.ndarray, probs: np.ndarray) -> ILSCache:
+    """An :class:`ILSCache` from checked logits, drawn categories and ``softmax(logits)``.
+
+    The cache keeps its own copy of the logits, so that later writes into
+    the caller's array cannot change the backward pass.
+    """
+    masked = np.isneginf(logits)
+    return ILSCache(
+        logits=logits.copy(),
+        probs=probs,
+        index=index.copy(),
+        z=one_hot_kernel(index, logits.shape[-1]),
+        masked=masked if masked.any() else None,
+    )
+
+
+def ils_forward(logits, *, u=None, rng=None) -> tuple[np.ndarray, ILSCache]:
+    r"""Forward pass of ILS: the exact one-hot draw ``z ~ Categorical(softmax(logits))``.
+
+    Parameters
+    ----------
+    logits : array_like, shape (..., K)
+        Finite, or ``-inf`` to mask a category.
+    u : array_like, shape (...), optional
+        Explicit uniform noise in ``[0, 1)``, one per row; the draw is the
+        inverse CDF rule of :func:`ils_ref.sample_categorical`.
+    rng : numpy.random.Generator, optional
+        Exactly one of ``u``, ``rng``.
+
+    Returns
+    -------
+    z : ndarray, shape (..., K)
+        One-hot draws (nothing relaxed, no temperature).
+    cache : ILSCache
+        For :func:`ils_backward`.
+    """
+    logits, u = checked(logits=("logits", logits), u=("row_noise", (u, rng), "logits"))
+    probs = softmax_kernel(logits)
+    cache = make_cache(logits, sample_categorical_kernel(probs, u), probs)
+    return cache.z.copy(), cache
+
+
+def ils_cache(logits, index) -> ILSCache:
+    """The cache of a draw given explicitly by its category ``index`` (shape ``logits.shape[:-1]``).
+
+    This is how another implementation's draw is replayed: same logits, same
+    drawn categories, then :func:`ils_backward`.
+    """
+    logits, index = checked(logits=("logits", logits), index=("index", index, "logits"))
+    if index.size and np.any(np.take_along_axis(logits, index[..., None], axis=-1) == -np.inf):
+        raise ValueError("index selects a category whose entry in logits is -inf (probability 0)")
+    return make_cache(logits, index, softmax_kernel(logits))
+
+
+@dataclass(frozen=True)
+class ILSStep:
+    """Every intermediate quantity of one ILS backward pass (all shape (..., K)).
+
+    Attributes
+    ----------
+    dz : upstream gradient ``g``
+    delta : ``Δ``, the VJP of ``h`` at ``z``
+    w : ``z - αΔ`` (masked categories zeroed), before the policy
+    pi_d : ``π_D``, the target distribution of the intermediate loss
+    dprobs : ``∂L_I/∂π`` with ``π_D`` fixed (may be ``±inf`` where ``π = 0``)
+    dlogits : what :func:`ils_backward` returns
+    """
+
+    dz: np.ndarray
+    delta: np.ndarray
+    w: np.ndarray
+    pi_d: np.ndarray
+    dprobs: np.ndarray
+    dlogits: np.ndarray
+
+
+# --------------------------------------------------------------------------
+# The kernels: Algorithm 1 on checked arguments
+
+
+def ils_kernel(dz, cache: ILSCache, alpha, policy: str = "clip"):
+    """Steps 1-3 with the post's ``h = z/Σz`` and ``L_I = KL(π_D ‖ π)``: ``(Δ, z - αΔ, π_D, dθ)``."""
+    k = cache.index[..., None]  # the drawn category of every row, shape (..., 1)
+    delta = dz - np.take_along_axis(dz, k, axis=-1)  # 1. Δ = g·∂h/∂z at z = e_k:  Δ_j = g_j - g_k
+    w = -alpha * delta  # 2. z - αΔ is -αΔ_j where z_j = 0 ...
+    np.put_along_axis(w, k, 1.0, axis=-1)  # ... and 1 at the draw (Δ_k = 0)
+    if cache.masked is not None:
+        w[cache.masked] = 0.0  # a category of probability 0 stays there
+    stepped = np.maximum(w, 0.0) if policy == "clip" else w
+    total = stepped.sum(axis=-1, keepdims=True)
+    if policy == "raise" and np.any(w < 0):
+        raise ValueError(f"z - alpha*Delta has a negative entry in row {_first_row(np.any(w < 0, axis=-1))}: pi_D = h(z - alpha*Delta) leaves the simplex (policy='raise'); use policy='clip' or 'signed'")
+    if np.any(total <= 0):  # only under "signed": w_k = 1 keeps every other policy's sum >= 1
+        raise _nonpositive_sum(total[..., 0] <= 0, alpha)
+    pi_d = stepped / total  # π_D = h(z - αΔ)
+    return delta, w, pi_d, cache.probs - pi_d  # 3. ∂KL(π_D ‖ π)/∂θ = π - π_D  (Σπ_D = 1)
+
+
+def generic_kernel(dz, cache: ILSCache, alpha, policy: str, loss: IntermediateLoss, h: Normalization, prototype_eps):
+    """Steps 1-3 for any ``h`` and ``L_I`` (``prototype_eps`` not None: the prototype's output)."""
+    delta = h.backward(dz, cache.z)  # 1. Δ = g·∂h/∂z
+    w = cache.z - alpha * delta  # 2. the SGD step on the sample ...
+    if cache.masked is not None:
+        w[cache.masked] = 0.0
+    if policy == "raise" and np.any(w < 0):
+        raise ValueError(f"z - alpha*Delta has a negative entry in row {_first_row(np.any(w < 0, axis=-1))}: pi_D = h(z - alpha*Delta) leaves the simplex (policy='raise'); use policy='clip' or 'signed'")
+    pi_d = h.forward(np.maximum(w, 0.0) if policy == "clip" else w)  # ... mapped back by h
+    if h is SUM_NORMALIZATION and policy == "signed" and np.any(w.sum(axis=-1) <= 0):
+        raise _nonpositive_sum(w.sum(axis=-1) <= 0, alpha)
+    if prototype_eps is not None:  # 3. the prototype: ∂L_I/∂π returned as if it were ∂L_I/∂θ
+        return delta, w, pi_d, loss.backward(cache.probs, pi_d, prototype_eps)
+    if loss.logits_backward is not None:  # 3. ∂L_I/∂θ in closed form
+        return delta, w, pi_d, loss.logits_backward(cache.probs, pi_d)
+    return delta, w, pi_d, softmax_backward_kernel(loss.backward(cache.probs, pi_d), cache.probs)
+
+
+def _first_row(mask: np.ndarray) -> tuple:
+    return tuple(int(i) for i in np.argwhere(mask)[0])
+
+
+def _nonpositive_sum(bad_rows: np.ndarray, alpha) -> ValueError:
+    row = _first_row(bad_rows)
+    a = alpha if np.ndim(alpha) == 0 else float(np.asarray(alpha)[row][0])
+    return ValueError(
+        f"sum(z - alpha*Delta) <= 0 in row {row} (alpha={a:g}): pi_D = h(z - alpha*Delta) is undefined "
+        f"there; use policy='clip' or a smaller alpha"
+    )
+
+
+def _options(loss, h, policy, prototype, prototype_eps):
+    """The options of :func:`ils_backward`, checked: ``(loss, h, prototype_eps or None)``."""
+    if isinstance(loss, str) and loss in LOSSES:
+        loss = LOSSES[loss]
+    if not isinstance(loss, IntermediateLoss):
+        raise ValueError(f"loss must be one of {sorted(LOSSES)} or an IntermediateLoss, got {loss!r:.60}")
+    if h is None or (isinstance(h, str) and h == SUM_NORMALIZATION.name):
+        h = SUM_NORMALIZATION
+    if not isinstance(h, Normalization):
+        raise ValueError(f"h must be one of {[SUM_NORMALIZATION.name]} or a Normalization, got {h!r:.60}")
+    if not isinstance(policy, str) or policy not in POLICIES:
+        raise ValueError(f"policy must be one of {POLICIES}, got {policy!r:.60}")
+    if not isinstance(prototype, (bool, np.bool_)):
+        raise TypeError(f"prototype must be True or False, got {prototype!r:.60}")
+    eps = checked(prototype_eps=("nonnegative_scalar", prototype_eps))
+    return loss, h, eps if prototype else None
+
+
+def _backward(dz, cache, alpha, loss, h, policy, prototype, prototype_eps):
+    """Check the arguments, run the kernel, check its result: ``(Δ, z - αΔ, π_D, dθ)``."""
+    cache, dz, alpha = checked(cache=(ILSCache, cache), dz=("upstream", dz, "cache.z"), alpha=("step", alpha, "cache.z"))
+    loss, h, prototype_eps = _options(loss, h, policy, prototype, prototype_eps)
+    with np.errstate(all="ignore"):  # α·g beyond float64 gives inf/NaN: reported below, never returned
+        if loss is KL and h is SUM_NORMALIZATION and prototype_eps is None:
+            out = ils_kernel(dz, cache, alpha, policy)
+        else:
+            out = generic_kernel(dz, cache, alpha, policy, loss, h, prototype_eps)
+    return out[:3] + (finite(out[3], "the ILS logit gradient (alpha * dz beyond float64?)"),)
+
+
+def ils_backward(
+    dz,
+    cache: ILSCache,
+    alpha,
+    *,
+    loss="kl",
+    h=None,
+    policy: str = "clip",
+    prototype: bool = False,
+    prototype_eps=PROTOTYPE_EPS,
+) -> np.ndarray:
+    r"""Backward pass of ILS: the logit gradient of ``L_I(π, π_D)``, ``π_D = h(z - αΔ)``.
+
+    .. math::
+
+        \Delta = \frac{\partial h}{\partial z}^{\!\top} g, \qquad
+        \pi_D = h(z - \alpha\Delta), \qquad
+        d\theta = J_{\mathrm{softmax}}^\top\,
+                  \frac{\partial L_I(\pi, \pi_D)}{\partial \pi}\Big|_{\pi_D\ \text{fixed}}
+
+    With the defaults, at a draw of category ``k``:
+    ``Δ_j = g_j - g_k`` and ``dθ = π - π_D``.
+
+    Parameters
+    ----------
+    dz : array_like, shape (..., K)
+        Upstream gradient ``g = ∂L/∂z``; finite.
+    cache : ILSCache
+        From :func:`ils_forward` (or :func:`ils_cache`).
+    alpha : float or array_like
+        Step size ``α >= 0``.  ``α = 0`` gives ``π_D = z`` and ``dθ = π - z``.
+        An array broadcastable to the batch shape ``dz.shape[:-1]`` gives
+        every row its own step (one call for a whole sweep over α).
+    loss : {"kl", "squared_error"} or IntermediateLoss, default "kl"
+        ``L_I``; see :mod:`ils_ref.intermediate`.
+    h : None, "sum" or Normalization
+        The normalisation (default ``z / Σz``).
+    policy : {"clip", "signed", "raise"}, default "clip"
+        What to do when ``z - αΔ`` leaves the non-negative orthant (module
+        docstring).
+    prototype : bool, default False
+        Return ``∂L_I/∂π`` (for KL: ``-π_D / (π + prototype_eps)``) as the
+        logit gradient, as the original prototype did.  Not a gradient of
+        anything with respect to the logits; for comparison only.
+    prototype_eps : float, default 1e-7
+        The prototype's guard in the denominator.
+
+    Returns
+    -------
+    dlogits : ndarray, shape (..., K)
+        Rows sum to zero (default variant).
+
+    Raises
+    ------
+    ValueError
+        Non-finite ``dz`` or ``alpha``, ``alpha < 0``, wrong shapes, an unknown
+        policy/loss, ``Σ(z - αΔ) <= 0`` under ``policy="signed"``, a negative
+        entry under ``policy="raise"``, or a result that overflows.
+
+    Notes
+    -----
+    Cost: a handful of elementwise passes over ``(..., K)``; no Python loop
+    over rows and no ``K×K`` Jacobian.  :func:`ils_step` returns the same
+    result with ``Δ``, ``z - αΔ`` and ``π_D`` for inspection.
+    """
+    return _backward(dz, cache, alpha, loss, h, policy, prototype, prototype_eps)[3]
+
+
+def ils_step(
+    dz,
+    cache: ILSCache,
+    alpha,
+    *,
+    loss="kl",
+    h=None,
+    policy: str = "clip",
+    prototype: bool = False,
+    prototype_eps=PROTOTYPE_EPS,
+) -> ILSStep:
+    """:func:`ils_backward` with every intermediate quantity kept (same arguments).
+
+    Returns
+    -------
+    ILSStep
+        ``dz``, ``delta``, ``w``, ``pi_d``, ``dprobs``, ``dlogits``.
+    """
+    delta, w, pi_d, dlogits = _backward(dz, cache, alpha, loss, h, policy, prototype, prototype_eps)
+    loss = LOSSES.get(loss, loss) if isinstance(loss, str) else loss
+    with np.errstate(divide="ignore"):  # ∂L_I/∂π is ±inf where π = 0 < π_D: documented
+        dprobs = loss.backward(cache.probs, pi_d)
+    return ILSStep(dz=np.array(dz, dtype=np.float64), delta=delta, w=w, pi_d=pi_d, dprobs=dprobs, dlogits=dlogits)

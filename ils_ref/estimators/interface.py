@@ -1,0 +1,172 @@
+r"""Gradient estimators for ``∂/∂θ E_{z ~ softmax(θ)} L(z)``, behind one interface.
+
+An :class:`Estimator` maps ``(logits, problem, rng, n)`` to ``n`` independent
+per-sample estimates of the logit gradient, shape ``(n, ..., K)``, computed
+for all samples at once (the sample axis is just one more batch axis).
+
+=====================  ====================================================  ==========
+estimator              one estimate                                          unbiased?
+=====================  ====================================================  ==========
+ILS                    ``ils_backward(∂L/∂z, cache, α)`` at a draw ``z``      no
+Gumbel-softmax         ``gumbel_softmax_backward(∂L/∂y)`` at a relaxed ``y``  no
+straight-through       the same with the one-hot ``y`` (``hard=True``)        no
+REINFORCE              ``f_r(z) (e_k - π_r)`` per row                          yes
+REINFORCE + LOO        ``(1/m) Σ_s (f_s - b_s)(e_{k_s} - π)``, ``b_s`` the    yes
+                       mean of the other ``m-1`` draws' losses
+=====================  ====================================================  ==========
+
+REINFORCE weights each row's score by that row's own loss ``f_r`` (the rows
+are independent problems, so the other rows' losses would only add noise).
+The leave-one-out version spends ``m`` draws on one estimate, so its
+estimates stay independent of each other.
+
+A *problem* is any object with ``logits`` (its default point), ``f(z)`` and
+``grad(z)`` row by row, ``num_categories`` and ``point(logits)``; the shipped
+ones, with exact gradients by enumeration, are in :mod:`ils_ref.checking.problems`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from ..ops.sampling import one_hot_kernel, sample_categorical_kernel
+from ..ops.softmax import softmax_kernel
+from ..validation import checked
+from .bernoulli import bernoulli_ils_backward, bernoulli_ils_forward
+from .gumbel import gumbel_softmax_backward, gumbel_softmax_forward
+from .ils import ils_backward, ils_cache, ils_forward
+
+
+class Estimator(NamedTuple):
+    """A named gradient estimator: ``fn(logits, problem, rng, n) -> (n, ..., K)``."""
+
+    name: str
+    params: dict
+    fn: Callable
+
+    def __call__(self, logits, problem, rng: np.random.Generator, n: int) -> np.ndarray:
+        return self.fn(logits, problem, rng, n)
+
+    @property
+    def label(self) -> str:
+        inner = ", ".join(f"{k}={v}" for k, v in self.params.items())
+        return f"{self.name}({inner})" if inner else self.name
+
+
+def _stack(logits, n: int) -> np.ndarray:
+    return np.broadcast_to(logits, (n,) + np.shape(logits))
+
+
+def ils(alpha: float, **options) -> Estimator:
+    """ILS with step size ``alpha``; ``options`` go to :func:`ils_ref.ils_backward`."""
+    alpha = checked(alpha=("nonnegative_scalar", alpha))
+
+    def fn(logits, problem, rng, n):
+        z, cache = ils_forward(_stack(logits, n), rng=rng)
+        return ils_backward(problem.grad(z), cache, alpha, **options)
+
+    name = "ils-prototype" if options.get("prototype") else "ils"
+    return Estimator(name, {"alpha": alpha, **options}, fn)
+
+
+def gumbel(temperature: float, *, hard: bool = False) -> Estimator:
+    """Gumbel-softmax at ``temperature``; ``hard=True`` is straight-through."""
+    temperature = checked(temperature=("positive", temperature))
+
+    def fn(logits, problem, rng, n):
+        y, cache = gumbel_softmax_forward(_stack(logits, n), temperature, rng=rng, hard=hard)
+        return gumbel_softmax_backward(problem.grad(y), cache)
+
+    return Estimator("straight-through" if hard else "gumbel", {"temperature": temperature}, fn)
+
+
+def _draws(logits, rng, shape):
+    probs = softmax_kernel(np.asarray(logits, dtype=np.float64))
+    index = sample_categorical_kernel(np.broadcast_to(probs, shape + probs.shape), rng.random(shape + probs.shape[:-1]))
+    return probs, one_hot_kernel(index, probs.shape[-1])
+
+
+def reinforce() -> Estimator:
+    """Score function: ``f_r(z) · ∇_θ log π_k = f_r(z) (e_k - π)`` per row."""
+
+    def fn(logits, problem, rng, n):
+        probs, z = _draws(logits, rng, (n,))
+        return problem.f(z)[..., None] * (z - probs)
+
+    return Estimator("reinforce", {}, fn)
+
+
+def reinforce_loo(group: int = 4) -> Estimator:
+    """Score function with a leave-one-out baseline over ``group`` draws per estimate."""
+    group = checked(group=("int", group, 2))  # a leave-one-out baseline needs another draw
+
+    def fn(logits, problem, rng, n):
+        probs, z = _draws(logits, rng, (n, group))
+        f = problem.f(z)  # (n, group, ...)
+        baseline = (f.sum(axis=1, keepdims=True) - f) / (group - 1)
+        return np.mean((f - baseline)[..., None] * (z - probs), axis=1)
+
+    return Estimator("reinforce-loo", {"group": int(group)}, fn)
+
+
+def bernoulli_ils(alpha: float) -> Estimator:
+    """Bernoulli ILS on a two-category problem, as a logit gradient ``(-dθ, dθ)``.
+
+    The bit is ``b = [category 1]``, ``p = σ(θ_1 - θ_0)`` and ``∂L/∂b = ∂L/∂z_1 - ∂L/∂z_0``.
+    """
+    alpha = checked(alpha=("nonnegative_scalar", alpha))
+
+    def fn(logits, problem, rng, n):
+        logits = _stack(logits, n)
+        if logits.shape[-1] != 2:
+            raise ValueError("bernoulli-ils needs a problem with K = 2 categories")
+        b, cache = bernoulli_ils_forward(logits[..., 1] - logits[..., 0], rng=rng)
+        z = np.stack([1.0 - b, b], axis=-1)
+        dz = problem.grad(z)
+        d = bernoulli_ils_backward(dz[..., 1] - dz[..., 0], cache, alpha)
+        return np.stack([-d, d], axis=-1)
+
+    return Estimator("bernoulli-ils", {"alpha": alpha}, fn)
+
+
+def standard_estimators(problem=None) -> list[Estimator]:
+    """The settings of ``ils-ref compare``: the post's α and T, and the unbiased references.
+
+    Two-category problems (the Bernoulli quadratic) also get Bernoulli ILS.
+    """
+    out = [ils(a) for a in (0.1, 0.01, 0.001)]
+    out += [ils(a, prototype=True, policy="signed") for a in (0.1, 0.01, 0.001)]
+    out += [gumbel(t) for t in (0.1, 1.0, 10.0)]
+    if problem is not None and problem.num_categories == 2:
+        out += [bernoulli_ils(a) for a in (0.1, 0.01, 0.001)]
+    out += [gumbel(1.0, hard=True), reinforce(), reinforce_loo()]
+    return out
+
+
+def ils_expected_gradient(problem, alpha: float, logits=None, **options) -> np.ndarray:
+    r"""The exact expectation of the ILS estimate, by enumerating the ``K`` draws of every row.
+
+    Given the drawn category the ILS backward pass is deterministic, so
+
+    .. math::
+
+        \mathbb{E}[d\theta] = \sum_k \pi_k\, d\theta(z = e_k)
+
+    row by row, with no Monte-Carlo noise.  Compare with
+    :func:`ils_ref.problems.exact_gradient` for the exact bias.
+
+    ``options`` go to :func:`ils_ref.ils_backward`.
+    """
+    logits = problem.point(logits)
+    k = logits.shape[-1]
+    index = np.broadcast_to(np.arange(k).reshape((k,) + (1,) * (logits.ndim - 1)), (k,) + logits.shape[:-1])
+    stacked = np.broadcast_to(logits, (k,) + logits.shape)
+    # masked categories (logit -inf) cannot be drawn; give them a valid index and zero weight
+    probs = softmax_kernel(logits)
+    weights = np.moveaxis(probs, -1, 0)[..., None]  # (K, ..., 1): π_k of each enumerated draw
+    safe_index = np.where(weights[..., 0] > 0, index, np.argmax(logits, axis=-1))
+    cache = ils_cache(stacked, safe_index)
+    grads = ils_backward(problem.grad(cache.z), cache, alpha, **options)
+    return np.sum(weights * grads, axis=0)

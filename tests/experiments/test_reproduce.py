@@ -1,0 +1,121 @@
+"""ils-ref reproduce: files, shapes, the summary table against the .npz, reproducibility."""
+
+import re
+
+import numpy as np
+import pytest
+
+from ils_ref.cli import main
+from ils_ref.experiments.toy1 import FAIR_SETTINGS, Setting, make_problems, order_settings, summarize, toy_metric, train
+from ils_ref.checking.problems import exact_gradient, make_toy1
+from ils_ref.ops.softmax import softmax
+
+STEPS, SEEDS = 200, 2
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["reproduce", "--steps", str(STEPS), "--seeds", str(SEEDS), "--out", str(out)]) == 0
+    return out, buf.getvalue()
+
+
+def test_files_and_shapes(run_dir):
+    out, text = run_dir
+    for name in ("toy1_curves.npz", "toy1_faithful.png", "toy1_fair.png"):
+        assert (out / name).stat().st_size > 1000
+    data = np.load(out / "toy1_curves.npz")
+    names = list(data["settings"])
+    assert len(names) == 10 and "exact gradient" in names
+    for key in data["keys"]:
+        assert data[key].shape == (SEEDS, STEPS)  # step axis last
+        assert data["faithful_" + key].shape == (STEPS,)
+    np.testing.assert_array_equal(data["seeds"], np.arange(SEEDS))
+    assert "step     200/200 (100%)" in text  # progress lines
+
+
+def test_summary_table_matches_the_npz(run_dir):
+    out, text = run_dir
+    data = np.load(out / "toy1_curves.npz")
+    curves = np.stack([data[k] for k in data["keys"]])
+    stats = summarize(curves, list(data["settings"]), window=100)
+    fair = text.split("fair:")[1].split("faithful:")[0]
+    for s in stats:
+        row = re.search(re.escape(s.setting) + r"\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\w+)", fair)
+        assert row, s.setting
+        start, minimum, final = (float(row.group(i)) for i in (1, 2, 3))
+        np.testing.assert_allclose([start, minimum, final], [s.start, s.minimum, s.final], atol=5e-6)
+        assert row.group(4) == (str(s.settle_step) if s.settle_step is not None else "never")
+
+
+def test_two_runs_give_identical_curves(tmp_path):
+    for name in ("a", "b"):
+        assert main(["reproduce", "--steps", "50", "--seeds", "2", "--out", str(tmp_path / name)]) == 0
+    a, b = np.load(tmp_path / "a" / "toy1_curves.npz"), np.load(tmp_path / "b" / "toy1_curves.npz")
+    for key in a.files:
+        np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_vectorised_training_equals_one_setting_at_a_time():
+    # the same problems and noise per setting must give the same curves in or out of the batch;
+    # the exact-gradient setting draws no noise, so it can be checked against a plain loop.
+    targets, logits = make_problems([3, 4])
+    settings = order_settings(FAIR_SETTINGS)
+    n = len(settings)
+    tt = np.broadcast_to(targets, (n,) + targets.shape).copy()
+    ll = np.broadcast_to(logits, (n,) + logits.shape).copy()
+    curves = train(settings, tt, ll, steps=30)
+    exact_row = settings.index(Setting("exact"))
+    for p in range(2):
+        problem = make_toy1(targets[p], logits[p])
+        theta = logits[p].copy()
+        for step in range(30):
+            assert np.isclose(curves[exact_row, p, step], toy_metric(softmax(theta), targets[p]), rtol=1e-12)
+            theta = theta - 0.01 * exact_gradient(problem, theta)
+
+
+def test_bad_arguments(capsys, tmp_path):
+    assert main(["reproduce", "--steps", "1", "--out", str(tmp_path)]) == 2
+    assert "--steps must be >= 2" in capsys.readouterr().err
+    assert main(["reproduce", "--seeds", "0", "--out", str(tmp_path)]) == 2
+    assert "--seeds must be >= 1" in capsys.readouterr().err
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["reproduce", "--steps", "10", "--out", str(blocker / "sub")]) == 2
+    assert "cannot create" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="ordered by estimator family"):
+        train(list(reversed(order_settings(FAIR_SETTINGS))), np.zeros((10, 1, 2, 2)), np.zeros((10, 1, 2, 2)), steps=2)
+
+
+def test_summarize_by_hand():
+    curve = np.array([1.0, 0.5, 0.2, 0.12, 0.1, 0.1])[None, None, :]
+    (s,) = summarize(curve, ["x"], window=2)
+    assert (s.start, s.minimum, s.final) == (1.0, 0.1, 0.1)
+    assert s.settle_step == 4  # |0.12 - 0.1| = 0.02 > 10% of 0.1; 0.1 is the first within
+    (never,) = summarize(np.array([1.0, 3.0, 1.0, 3.0])[None, None, :], ["y"], window=2)
+    assert never.final == 2.0 and never.settle_step is None
+
+
+@pytest.mark.parametrize("estimator, value", [("ils", 0.5), ("ils-prototype", 0.5), ("gumbel", 0.3)])
+def test_one_training_step_equals_the_public_functions(estimator, value):
+    # smoothing 1.0 makes z - alpha*Delta negative for some draws, so the policy matters
+    from ils_ref import gumbel_softmax_backward, gumbel_softmax_forward, ils_backward, ils_forward
+
+    targets, logits = make_problems([5])
+    setting = [Setting(estimator, value)]
+    curves, theta = train(setting, targets[None], logits[None], steps=1, smoothing=1.0, seed=9, return_logits=True)
+    np.testing.assert_allclose(curves[0, :, 0], toy_metric(softmax(logits), targets, 1.0), rtol=1e-14)
+    rng = np.random.default_rng(9)
+    if estimator == "gumbel":
+        y, cache = gumbel_softmax_forward(logits, value, u=rng.random(logits.shape))
+        grad = gumbel_softmax_backward(-targets / (25 * (y + 1.0)), cache)
+    else:
+        z, cache = ils_forward(logits, u=rng.random(logits.shape[:-1]))
+        options = dict(prototype=True, policy="signed") if estimator == "ils-prototype" else {}
+        grad = ils_backward(-targets / (25 * (z + 1.0)), cache, value, **options)
+    np.testing.assert_allclose(theta[0], logits - 0.01 * grad, rtol=0, atol=1e-15)
