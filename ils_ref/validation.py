@@ -58,25 +58,20 @@ def checked(**arguments):
                 raise TypeError(f"{name} must be the {role.__name__} from the forward pass, got {type(value).__name__}")
             done[name] = value
             continue
-        refs = [e for e in extra if isinstance(e, str) and e.partition(".")[0] in done]
+        ref, resolved = None, []
+        for e in extra:  # a string naming an earlier argument ("cache.z": an attribute of it) becomes that object
+            head, _, attr = e.partition(".") if isinstance(e, str) else ("", "", "")
+            if head in done:
+                ref, e = e, getattr(done[head], attr) if attr else done[head]
+            resolved.append(e)
         try:
-            done[name] = ROLES[role](value, name, *(_resolve(e, done) for e in extra))
+            done[name] = ROLES[role](value, name, *resolved)
         except ValueError as exc:
-            if not refs or not any(w in str(exc) for w in ("shape", "categories")):
+            if ref is None or not any(w in str(exc) for w in ("shape", "categories")):
                 raise
-            raise ValueError(f"{exc}, to match {refs[0]}") from None  # a mismatch may be either argument's fault
+            raise ValueError(f"{exc}, to match {ref}") from None  # a mismatch may be either argument's fault
     values = tuple(done.values())
     return values[0] if len(values) == 1 else values
-
-
-def _resolve(extra, done):
-    """An extra naming an earlier argument (``"cache.z"``: an attribute of it) becomes that object."""
-    if not isinstance(extra, str):
-        return extra
-    name, _, attr = extra.partition(".")
-    if name not in done:
-        return extra
-    return getattr(done[name], attr) if attr else done[name]
 
 
 def finite(result, what: str):
@@ -114,7 +109,7 @@ def _array(value, name: str, *, min_ndim: int = 0, finite_: bool = True) -> np.n
     """
     if value is None or isinstance(value, (str, bytes)):
         raise TypeError(f"{name} must be an array of real numbers, got {type(value).__name__} {value!r:.40}")
-    arr = _array_of(value, name)
+    arr = value if type(value) is np.ndarray else _array_of(value, name)
     if arr.dtype.kind not in "iuf":
         raise TypeError(f"{name} must hold real numbers (integers or floats), got {_KIND_NAMES.get(arr.dtype.kind, 'values')} (dtype {arr.dtype})")
     if arr.size > MAX_ELEMENTS:
@@ -124,9 +119,17 @@ def _array(value, name: str, *, min_ndim: int = 0, finite_: bool = True) -> np.n
     if min_ndim and arr.shape[-1] == 0:
         raise ValueError(f"{name} has an empty category axis (shape {arr.shape}); need K >= 1")
     arr = arr.astype(np.float64, copy=False)
-    if finite_ and not np.all(np.isfinite(arr)):
-        _refuse_nonfinite(arr, name)
+    if finite_:
+        with np.errstate(over="ignore", invalid="ignore"):  # see all_finite
+            if not np.isfinite(np.sum(arr)) and not np.isfinite(arr).all():
+                _refuse_nonfinite(arr, name)
     return arr
+
+
+def all_finite(arr: np.ndarray) -> bool:
+    """True iff every entry is finite, in one cheap pass: a sum of finite numbers is finite unless it overflows."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(np.sum(arr))) or bool(np.isfinite(arr).all())
 
 
 def _array_of(value, name: str) -> np.ndarray:
@@ -163,7 +166,7 @@ def _same_shape(arr: np.ndarray, name: str, shape: tuple, what: str) -> np.ndarr
 def _logits(value, name):
     """``(..., K)``: finite, or ``-inf`` to mask a category (never a whole row)."""
     arr = _array(value, name, min_ndim=1, finite_=False)
-    if not np.all(np.isfinite(arr)):
+    if not all_finite(arr):
         _refuse_nonfinite(arr, name, allow="-inf", need="finite values or -inf (-inf masks a category)")
         whole = np.all(arr == -np.inf, axis=-1)
         if whole.any():
@@ -241,7 +244,10 @@ def _unit_interval(value, name, like=None):
 
 def _upstream(value, name, like):
     """An upstream gradient: finite, with the shape of ``like`` (an array)."""
-    return _same_shape(_array(value, name), name, like.shape, "the shape of the forward output")
+    arr = _array(value, name)
+    if arr.shape != like.shape:
+        raise ValueError(f"{name} has shape {arr.shape} but must have shape {like.shape} (the shape of the forward output)")
+    return arr
 
 
 def _per_row(value, name, like):
@@ -324,6 +330,8 @@ def _broadcast(value, name, shape, **sign):
 
 def _step(value, name, like):
     """α >= 0: a number, or one per row of ``like`` (returned with shape ``(..., 1)``)."""
+    if type(value) is float and 0.0 <= value < np.inf:  # the common case, decided at once
+        return value
     out = _broadcast(value, name, like.shape[:-1], nonnegative=True)
     return out if isinstance(out, float) else out[..., None]
 

@@ -60,8 +60,9 @@ import numpy as np
 
 from ..ops.sampling import one_hot_kernel, sample_categorical_kernel
 from ..ops.softmax import softmax_backward_kernel, softmax_kernel
-from ..validation import checked, finite
-from .intermediate import KL, SUM_NORMALIZATION, IntermediateLoss, Normalization, LOSSES
+from ..validation import all_finite, checked, finite
+from .ils_fast import ils_kernel_fast, nonpositive_sum_error
+from .intermediate import KL, LOSSES, SUM_NORMALIZATION, IntermediateLoss, Normalization
 
 POLICIES = ("clip", "signed", "raise")
 
@@ -71,7 +72,7 @@ PROTOTYPE_EPS = 1e-7
 
 @dataclass(frozen=True)
 class ILSCache:
-    """What the backward pass needs from the forward pass.
+    """What the backward pass needs from the forward pass (its own arrays, shared with nobody).
 
     Attributes
     ----------
@@ -80,17 +81,20 @@ class ILSCache:
         ``softmax(logits)``.
     index : ndarray of int, shape (...)
         The drawn category per row.
-    z : ndarray, shape (..., K)
-        The one-hot draw.
     masked : ndarray of bool, shape (..., K), or None
         Where ``logits == -inf`` (``None`` when no logit is ``-inf``).
+    z : ndarray, shape (..., K)
+        The one-hot draw (a property: a fresh array built from ``index``).
     """
 
     logits: np.ndarray
     probs: np.ndarray
     index: np.ndarray
-    z: np.ndarray
     masked: np.ndarray | None = None
+
+    @property
+    def z(self) -> np.ndarray:
+        return one_hot_kernel(self.index, self.probs.shape[-1])
 
 
 def make_cache(logits: np.ndarray, index: np.ndarray, probs: np.ndarray) -> ILSCache:
@@ -99,14 +103,8 @@ def make_cache(logits: np.ndarray, index: np.ndarray, probs: np.ndarray) -> ILSC
     The cache keeps its own copy of the logits, so that later writes into
     the caller's array cannot change the backward pass.
     """
-    masked = np.isneginf(logits)
-    return ILSCache(
-        logits=logits.copy(),
-        probs=probs,
-        index=index.copy(),
-        z=one_hot_kernel(index, logits.shape[-1]),
-        masked=masked if masked.any() else None,
-    )
+    masked = None if all_finite(logits) else np.isneginf(logits)  # -inf logits are rare: one cheap pass
+    return ILSCache(logits=logits.copy(), probs=probs, index=index.copy(), masked=masked)
 
 
 def ils_forward(logits, *, u=None, rng=None) -> tuple[np.ndarray, ILSCache]:
@@ -132,7 +130,7 @@ def ils_forward(logits, *, u=None, rng=None) -> tuple[np.ndarray, ILSCache]:
     logits, u = checked(logits=("logits", logits), u=("row_noise", (u, rng), "logits"))
     probs = softmax_kernel(logits)
     cache = make_cache(logits, sample_categorical_kernel(probs, u), probs)
-    return cache.z.copy(), cache
+    return cache.z, cache
 
 
 def ils_cache(logits, index) -> ILSCache:
@@ -184,24 +182,25 @@ def ils_kernel(dz, cache: ILSCache, alpha, policy: str = "clip"):
     stepped = np.maximum(w, 0.0) if policy == "clip" else w
     total = stepped.sum(axis=-1, keepdims=True)
     if policy == "raise" and np.any(w < 0):
-        raise ValueError(f"z - alpha*Delta has a negative entry in row {_first_row(np.any(w < 0, axis=-1))}: pi_D = h(z - alpha*Delta) leaves the simplex (policy='raise'); use policy='clip' or 'signed'")
+        raise _negative_entry(w)
     if np.any(total <= 0):  # only under "signed": w_k = 1 keeps every other policy's sum >= 1
-        raise _nonpositive_sum(total[..., 0] <= 0, alpha)
+        raise nonpositive_sum_error(total[..., 0] <= 0, alpha)
     pi_d = stepped / total  # π_D = h(z - αΔ)
     return delta, w, pi_d, cache.probs - pi_d  # 3. ∂KL(π_D ‖ π)/∂θ = π - π_D  (Σπ_D = 1)
 
 
 def generic_kernel(dz, cache: ILSCache, alpha, policy: str, loss: IntermediateLoss, h: Normalization, prototype_eps):
     """Steps 1-3 for any ``h`` and ``L_I`` (``prototype_eps`` not None: the prototype's output)."""
-    delta = h.backward(dz, cache.z)  # 1. Δ = g·∂h/∂z
-    w = cache.z - alpha * delta  # 2. the SGD step on the sample ...
+    z = cache.z
+    delta = h.backward(dz, z)  # 1. Δ = g·∂h/∂z
+    w = z - alpha * delta  # 2. the SGD step on the sample ...
     if cache.masked is not None:
         w[cache.masked] = 0.0
     if policy == "raise" and np.any(w < 0):
-        raise ValueError(f"z - alpha*Delta has a negative entry in row {_first_row(np.any(w < 0, axis=-1))}: pi_D = h(z - alpha*Delta) leaves the simplex (policy='raise'); use policy='clip' or 'signed'")
+        raise _negative_entry(w)
     pi_d = h.forward(np.maximum(w, 0.0) if policy == "clip" else w)  # ... mapped back by h
     if h is SUM_NORMALIZATION and policy == "signed" and np.any(w.sum(axis=-1) <= 0):
-        raise _nonpositive_sum(w.sum(axis=-1) <= 0, alpha)
+        raise nonpositive_sum_error(w.sum(axis=-1) <= 0, alpha)
     if prototype_eps is not None:  # 3. the prototype: ∂L_I/∂π returned as if it were ∂L_I/∂θ
         return delta, w, pi_d, loss.backward(cache.probs, pi_d, prototype_eps)
     if loss.logits_backward is not None:  # 3. ∂L_I/∂θ in closed form
@@ -213,43 +212,28 @@ def _first_row(mask: np.ndarray) -> tuple:
     return tuple(int(i) for i in np.argwhere(mask)[0])
 
 
-def _nonpositive_sum(bad_rows: np.ndarray, alpha) -> ValueError:
-    row = _first_row(bad_rows)
-    a = alpha if np.ndim(alpha) == 0 else float(np.asarray(alpha)[row][0])
+def _negative_entry(w: np.ndarray) -> ValueError:
     return ValueError(
-        f"sum(z - alpha*Delta) <= 0 in row {row} (alpha={a:g}): pi_D = h(z - alpha*Delta) is undefined "
-        f"there; use policy='clip' or a smaller alpha"
+        f"z - alpha*Delta has a negative entry in row {_first_row(np.any(w < 0, axis=-1))}: pi_D = "
+        f"h(z - alpha*Delta) leaves the simplex (policy='raise'); use policy='clip' or 'signed'"
     )
 
 
 def _options(loss, h, policy, prototype, prototype_eps):
     """The options of :func:`ils_backward`, checked: ``(loss, h, prototype_eps or None)``."""
-    if isinstance(loss, str) and loss in LOSSES:
-        loss = LOSSES[loss]
+    loss = LOSSES.get(loss, loss) if isinstance(loss, str) else loss
     if not isinstance(loss, IntermediateLoss):
         raise ValueError(f"loss must be one of {sorted(LOSSES)} or an IntermediateLoss, got {loss!r:.60}")
-    if h is None or (isinstance(h, str) and h == SUM_NORMALIZATION.name):
-        h = SUM_NORMALIZATION
+    h = SUM_NORMALIZATION if h is None or h == SUM_NORMALIZATION.name else h
     if not isinstance(h, Normalization):
         raise ValueError(f"h must be one of {[SUM_NORMALIZATION.name]} or a Normalization, got {h!r:.60}")
     if not isinstance(policy, str) or policy not in POLICIES:
         raise ValueError(f"policy must be one of {POLICIES}, got {policy!r:.60}")
     if not isinstance(prototype, (bool, np.bool_)):
         raise TypeError(f"prototype must be True or False, got {prototype!r:.60}")
-    eps = checked(prototype_eps=("nonnegative_scalar", prototype_eps))
-    return loss, h, eps if prototype else None
-
-
-def _backward(dz, cache, alpha, loss, h, policy, prototype, prototype_eps):
-    """Check the arguments, run the kernel, check its result: ``(Δ, z - αΔ, π_D, dθ)``."""
-    cache, dz, alpha = checked(cache=(ILSCache, cache), dz=("upstream", dz, "cache.z"), alpha=("step", alpha, "cache.z"))
-    loss, h, prototype_eps = _options(loss, h, policy, prototype, prototype_eps)
-    with np.errstate(all="ignore"):  # α·g beyond float64 gives inf/NaN: reported below, never returned
-        if loss is KL and h is SUM_NORMALIZATION and prototype_eps is None:
-            out = ils_kernel(dz, cache, alpha, policy)
-        else:
-            out = generic_kernel(dz, cache, alpha, policy, loss, h, prototype_eps)
-    return out[:3] + (finite(out[3], "the ILS logit gradient (alpha * dz beyond float64?)"),)
+    if prototype_eps is not PROTOTYPE_EPS:  # the default needs no check
+        prototype_eps = checked(prototype_eps=("nonnegative_scalar", prototype_eps))
+    return loss, h, prototype_eps if prototype else None
 
 
 def ils_backward(
@@ -313,11 +297,22 @@ def ils_backward(
 
     Notes
     -----
+    :func:`ils_kernel` is the computation, step by step; with the post's
+    ``h`` and ``L_I`` this function runs :func:`ils_ref.estimators.ils_fast.ils_kernel_fast`,
+    the same numbers (to rounding, which the tests check) in fewer passes.
     Cost: a handful of elementwise passes over ``(..., K)``; no Python loop
     over rows and no ``K×K`` Jacobian.  :func:`ils_step` returns the same
     result with ``Δ``, ``z - αΔ`` and ``π_D`` for inspection.
     """
-    return _backward(dz, cache, alpha, loss, h, policy, prototype, prototype_eps)[3]
+    cache, dz, alpha = checked(cache=(ILSCache, cache), dz=("upstream", dz, "cache.probs"), alpha=("step", alpha, "cache.probs"))
+    loss, h, prototype_eps = _options(loss, h, policy, prototype, prototype_eps)
+    with np.errstate(all="ignore"):  # α·g beyond float64 gives inf/NaN: reported by finite(), never returned
+        if loss is KL and h is SUM_NORMALIZATION and policy != "raise":  # ils_kernel's numbers, in fewer passes
+            clip, masked = policy == "clip", cache.masked
+            dlogits = ils_kernel_fast(dz, cache.probs, cache.index, alpha, clip=clip, masked=masked, prototype_eps=prototype_eps)
+        else:
+            dlogits = generic_kernel(dz, cache, alpha, policy, loss, h, prototype_eps)[3]
+    return finite(dlogits, "the ILS logit gradient (alpha * dz beyond float64?)")
 
 
 def ils_step(
@@ -338,8 +333,14 @@ def ils_step(
     ILSStep
         ``dz``, ``delta``, ``w``, ``pi_d``, ``dprobs``, ``dlogits``.
     """
-    delta, w, pi_d, dlogits = _backward(dz, cache, alpha, loss, h, policy, prototype, prototype_eps)
-    loss = LOSSES.get(loss, loss) if isinstance(loss, str) else loss
+    cache, dz, alpha = checked(cache=(ILSCache, cache), dz=("upstream", dz, "cache.probs"), alpha=("step", alpha, "cache.probs"))
+    loss, h, prototype_eps = _options(loss, h, policy, prototype, prototype_eps)
+    with np.errstate(all="ignore"):  # as in ils_backward
+        if loss is KL and h is SUM_NORMALIZATION and prototype_eps is None:
+            delta, w, pi_d, dlogits = ils_kernel(dz, cache, alpha, policy)
+        else:
+            delta, w, pi_d, dlogits = generic_kernel(dz, cache, alpha, policy, loss, h, prototype_eps)
+    finite(dlogits, "the ILS logit gradient (alpha * dz beyond float64?)")
     with np.errstate(divide="ignore"):  # ∂L_I/∂π is ±inf where π = 0 < π_D: documented
         dprobs = loss.backward(cache.probs, pi_d)
     return ILSStep(dz=np.array(dz, dtype=np.float64), delta=delta, w=w, pi_d=pi_d, dprobs=dprobs, dlogits=dlogits)

@@ -11,14 +11,24 @@ forming ``z - αΔ`` as a whole.  Write ``v = g_k - g = -Δ`` (so ``v_k = 0``):
     \pi_D = \alpha v / t \ \text{off the draw},\quad 1/t\ \text{at it},
 
 so ``v`` is scaled once in place and only the drawn entry of every row is
-written separately.  The toy-experiment training loop runs on it.  It takes
-checked arrays only (no validation, no overflow report) and is not part of
-the public API; ``benchmarks/bench_ils.py`` times both kernels.
+written separately.  :func:`ils_ref.ils_backward` (for the ``"clip"`` and
+``"signed"`` policies) and the toy-experiment training loop run on it.  It
+takes checked arrays only; ``benchmarks/bench_ils.py`` times both kernels.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+
+def nonpositive_sum_error(bad_rows: np.ndarray, alpha) -> ValueError:
+    """The error for rows where ``Σ(z - αΔ) <= 0`` (``bad_rows``: a boolean mask over the batch)."""
+    row = tuple(int(i) for i in np.argwhere(bad_rows)[0])
+    a = alpha if np.ndim(alpha) == 0 else float(np.asarray(alpha)[row][0])
+    return ValueError(
+        f"sum(z - alpha*Delta) <= 0 in row {row} (alpha={a:g}): pi_D = h(z - alpha*Delta) is undefined "
+        f"there; use policy='clip' or a smaller alpha"
+    )
 
 
 def ils_kernel_fast(dz, probs, index, alpha, *, clip: bool = True, masked=None, prototype_eps=None) -> np.ndarray:
@@ -36,7 +46,10 @@ def ils_kernel_fast(dz, probs, index, alpha, *, clip: bool = True, masked=None, 
         np.maximum(v, 0.0, out=v)
     total = 1.0 + alpha * v.sum(axis=-1, keepdims=True)  # t = Σ(z - αΔ)
     if np.any(total <= 0):
-        raise ValueError("sum(z - alpha*Delta) <= 0 in some row: pi_D is undefined there; use clip=True or a smaller alpha")
+        raise nonpositive_sum_error(total[..., 0] <= 0, alpha)
+    if not np.isfinite(total).all():  # α·Σv beyond float64: π_D would silently collapse to 0
+        raise ValueError("the ILS logit gradient is not representable in float64: alpha * (g_k - g) overflows "
+                         "in some row; rescale the loss or alpha")
     inv_total = 1.0 / total
     v *= alpha * inv_total  # π_D off the draw
     if prototype_eps is None:

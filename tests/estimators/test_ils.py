@@ -48,7 +48,7 @@ def test_hand_worked_step_signed_and_raise():
     g = np.array([1.0, -2.0, 0.5])
     results = [ils_backward(g, CACHE, 0.1, policy=p) for p in ("clip", "signed", "raise")]
     np.testing.assert_array_equal(results[0], results[1])
-    np.testing.assert_array_equal(results[0], results[2])
+    np.testing.assert_allclose(results[0], results[2], rtol=1e-15, atol=1e-16)  # "raise" runs ils_kernel
 
 
 def test_hand_worked_prototype():
@@ -291,7 +291,7 @@ def test_large_alpha_approaches_the_limit():
     for alpha in (1e10, 1e300):
         step = ils_step(g, cache, alpha)
         np.testing.assert_allclose(step.pi_d, [1 / (1 + 3 * alpha), 1 / 3, 2 / 3], rtol=1e-9, atol=1e-300)
-        np.testing.assert_allclose(ils_backward(g, cache, alpha), np.full(3, 1 / 3) - step.pi_d, rtol=1e-12)
+        np.testing.assert_allclose(ils_backward(g, cache, alpha), np.full(3, 1 / 3) - step.pi_d, rtol=1e-12, atol=1e-15)
 
 
 def test_gradients_near_the_float64_limit_keep_pi_d_a_distribution():
@@ -345,3 +345,30 @@ def test_logits_layout_does_not_change_the_gradient():
         for dname, d in layouts(dz).items():
             got = ils_backward(d, ils_cache(lg, np.array([2, 0])), 0.1)
             np.testing.assert_array_equal(got, expected, err_msg=f"logits {name}, dz {dname}")
+
+
+# --------------------------------------------------------------------------
+# The fast kernel (what ils_backward and the training loop run) against the plain one.
+
+
+@pytest.mark.parametrize("policy", ["clip", "signed"])
+@pytest.mark.parametrize("prototype", [False, True])
+def test_fast_kernel_equals_the_plain_kernel(policy, prototype):
+    from ils_ref.estimators.ils import generic_kernel, ils_kernel
+    from ils_ref.estimators.ils_fast import ils_kernel_fast
+    from ils_ref.estimators.intermediate import KL, SUM_NORMALIZATION
+
+    rng = np.random.default_rng(7)
+    logits = rng.normal(size=(4, 3, 6))
+    logits[0, 0, 2] = -np.inf  # a masked category
+    _, cache = ils_forward(logits, rng=rng)
+    dz = rng.normal(size=logits.shape) * 0.3
+    alpha = rng.uniform(0.01, 0.5, size=(4, 3, 1))  # one step per row
+    fast = ils_kernel_fast(dz, cache.probs, cache.index, alpha, clip=policy == "clip", masked=cache.masked,
+                           prototype_eps=1e-7 if prototype else None)
+    if prototype:
+        plain = generic_kernel(dz, cache, alpha, policy, KL, SUM_NORMALIZATION, 1e-7)[3]
+    else:
+        plain = ils_kernel(dz, cache, alpha, policy)[3]
+    np.testing.assert_allclose(fast, plain, rtol=1e-12, atol=1e-15)
+    assert not np.array_equal(fast, np.zeros_like(fast))
