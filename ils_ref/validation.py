@@ -1,23 +1,18 @@
 """Argument checks at the public boundary: one call per function, keyed by role.
 
-Every public function of the package starts with one call to :func:`checked`,
-which names each argument, says what role it plays and returns it checked::
+Every public function starts with one call to :func:`checked`, which names each
+argument, says what role it plays and returns it checked::
 
     y, dy = checked(y=("probs", y), dy=("upstream", dy, "y"))
 
-Each keyword is the argument's name (the one error messages use); its value is
-``(role, value, *extra)``.  The roles are the package's vocabulary (the table
-``ROLES`` below): ``"logits"``, ``"probs"``, ``"upstream"`` (a gradient shaped
-like another argument), ``"step"`` (α: one per row or one for all), ``"noise"``
-(``u`` or ``rng``, exactly one) and so on.  An extra that is a string names an
-argument checked earlier in the same call (``"cache.z"`` reads an attribute of
-it); a role may also be a class, which asks for an instance of it.
-
-Bad input raises ``TypeError`` (wrong kind of object) or ``ValueError`` (right
-kind, wrong value) with a message that names the argument, what it got and
-what it needs.  After the check the kernels assume everything it established
-and are the formula alone; :func:`finite` guards what a kernel returns (an
-overflow is reported, never returned as ``inf`` or NaN).
+Each keyword is the argument's name (error messages use it); its value is
+``(role, value, *extra)``, the roles being the package's vocabulary (``ROLES``
+below).  An extra that is a string names an argument checked earlier in the
+same call (``"cache.probs"`` reads an attribute of it); a role may also be a
+class, which asks for an instance of it.  Bad input raises ``TypeError`` (wrong
+kind of object) or ``ValueError`` (right kind, wrong value) naming the argument,
+what it got and what it needs.  After the check a kernel is the formula alone;
+:func:`finite` guards what it returns (an overflow is reported, never returned).
 """
 
 from __future__ import annotations
@@ -81,9 +76,6 @@ def finite(result, what: str):
     return result
 
 
-# --------------------------------------------------------------------------
-# Messages
-
 
 def _first(mask: np.ndarray) -> str:
     """The first ``True`` position of ``mask``, and how many more there are."""
@@ -95,9 +87,6 @@ def _first(mask: np.ndarray) -> str:
 def _where(mask: np.ndarray) -> str:
     return f"at index {_first(mask)}"
 
-
-# --------------------------------------------------------------------------
-# Arrays
 
 
 def _array(value, name: str, *, min_ndim: int = 0, finite_: bool = True) -> np.ndarray:
@@ -155,6 +144,7 @@ def _refuse_nonfinite(arr: np.ndarray, name: str, allow: str = "", need: str = "
     if bad.any():
         sign = "+inf" if arr[tuple(np.argwhere(bad)[0])] > 0 else "-inf"
         raise ValueError(f"{name} contains {sign} {_where(bad)}; it needs {need}")
+    return arr
 
 
 def _same_shape(arr: np.ndarray, name: str, shape: tuple, what: str) -> np.ndarray:
@@ -229,9 +219,7 @@ def _real(value, name, like=None):
 
 def _extended_real(value, name):
     """Any shape; ``±inf`` allowed, NaN not."""
-    arr = _array(value, name, finite_=False)
-    _refuse_nonfinite(arr, name, allow="inf")
-    return arr
+    return _refuse_nonfinite(_array(value, name, finite_=False), name, allow="inf")
 
 
 def _unit_interval(value, name, like=None):
@@ -282,9 +270,6 @@ def _shape(value, name):
         raise TypeError(f"{name} must be a tuple of non-negative ints, got {value!r:.60}")
     return tuple(int(n) for n in value)
 
-
-# --------------------------------------------------------------------------
-# Scalars
 
 
 def _scalar(value, name, *, positive=False, nonnegative=False) -> float:
@@ -363,19 +348,11 @@ def _choice(value, name, options):
     return value
 
 
-# --------------------------------------------------------------------------
-# Randomness
-
 
 def _noise(pair, name, shape):
-    """``(u, rng)``, exactly one given, as uniform noise of ``shape`` in ``[0, 1)``.
-
-    ``u`` must have exactly ``shape`` (a shape, or an array whose shape it
-    takes); ``rng`` must be a ``numpy.random.Generator``, and
-    ``rng.random(shape)`` is drawn.
-    """
+    """``(u, rng)``, exactly one given: ``u`` itself (of ``shape``, in ``[0, 1)``) or ``rng.random(shape)``."""
     u, rng = pair
-    shape = tuple(np.shape(shape)) if isinstance(shape, np.ndarray) else tuple(shape)
+    shape = tuple(shape)
     if (u is None) == (rng is None):
         raise TypeError(
             "pass exactly one of u (explicit uniform noise) or rng (a numpy.random.Generator), "
@@ -391,16 +368,6 @@ def _noise(pair, name, shape):
     if outside.any():
         raise ValueError(f"{name} must lie in [0, 1), got {float(u[outside].flat[0])!r}")
     return u
-
-
-def _row_noise(pair, name, like):
-    """:func:`_noise` with one number per row of ``like`` (shape ``(..., K)``)."""
-    return _noise(pair, name, like.shape[:-1])
-
-
-def _entry_noise(pair, name, like):
-    """:func:`_noise` with one number per entry of ``like``."""
-    return _noise(pair, name, like.shape)
 
 
 #: Every role a public argument can play, and its checker ``(value, name, *extra) -> value``.
@@ -428,6 +395,6 @@ ROLES = {
     "flag": _flag,
     "choice": _choice,
     "noise": _noise,
-    "row_noise": _row_noise,
-    "entry_noise": _entry_noise,
+    "row_noise": lambda pair, name, like: _noise(pair, name, like.shape[:-1]),  # one per row of (..., K)
+    "entry_noise": lambda pair, name, like: _noise(pair, name, like.shape),  # one per entry
 }
