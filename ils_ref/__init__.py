@@ -22,7 +22,7 @@ Arrays are float64; the category axis is the last axis; leading axes are batch
 axes.  Integer and float32 input is converted to float64.
 """
 
-__version__ = "0.2.0"
+from .version import __version__  # re-exported
 
 from .checking.gradcheck import VJPReport, assert_vjp, check_vjp, numerical_jacobian
 from .estimators.bernoulli import BernoulliCache, bernoulli_ils_backward, bernoulli_ils_forward

@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-from . import __version__
+from .version import __version__
 
 
 

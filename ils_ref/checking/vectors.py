@@ -35,7 +35,7 @@ import json
 
 import numpy as np
 
-from .. import __version__
+from ..version import __version__
 from ..formatting import jsonable
 from ..estimators.gumbel import gumbel_softmax_backward, gumbel_softmax_forward
 from ..estimators.ils import ils_backward, ils_cache, ils_step
