@@ -194,7 +194,8 @@ def _log_probs(value, name):
     _refuse_nonfinite(arr, name, allow="-inf", need="log-probabilities (entries <= 0 or -inf)")
     if np.any(arr > PROB_SUM_ATOL):
         raise ValueError(f"{name} must hold log-probabilities (entries <= 0 or -inf); got {float(arr.max()):.3g}")
-    _rows_sum_to_one(np.exp(arr), f"exp({name})")
+    with np.errstate(under="ignore"):
+        _rows_sum_to_one(np.exp(arr), f"exp({name})")
     return arr
 
 

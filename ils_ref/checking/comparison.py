@@ -50,6 +50,14 @@ def compare(analytic, numeric, tol, n_worst, index_of) -> dict:
     )
 
 
+def row_norms(rows: np.ndarray) -> np.ndarray:
+    """The Euclidean norm of every row, scaled first so that squares of values near 1e155 cannot overflow."""
+    m = np.abs(rows).max(axis=1, initial=0.0)
+    safe = np.where(m > 0, m, 1.0)
+    with np.errstate(under="ignore"):
+        return m * np.linalg.norm(rows / safe[:, None], axis=1)
+
+
 def probe_vectors(rng: np.random.Generator, count: int, shape: tuple) -> np.ndarray:
     # Random signs times magnitudes in [0.5, 1.5]: no component is ever near
     # zero, so an error in any single Jacobian entry shows up in every
@@ -64,7 +72,7 @@ def screen(fc: Caller, vc: Caller, x, y_shape, eps, rtol, atol, n_probes, seed, 
     u = probe_vectors(rng, n_probes, x.shape)
     dys = probe_vectors(rng, n_probes, y_shape)
     plus_pts, minus_pts = x + eps * u, x - eps * u
-    steps_taken(x, eps * 0.5)  # every |u| >= 0.5: refuse a step lost in rounding
+    steps_taken(x, eps * 0.5, eps)  # every |u| >= 0.5: refuse a step lost in rounding
     pts = np.concatenate([plus_pts, minus_pts])
     vals = fc.map(2 * n_probes, lambda lo, hi: pts[lo:hi], y_shape, lambda i: f"x ± eps·u#{i % n_probes}")
     fp = vals[:n_probes].reshape(n_probes, -1)
@@ -73,13 +81,14 @@ def screen(fc: Caller, vc: Caller, x, y_shape, eps, rtol, atol, n_probes, seed, 
     dx = vc.map(n_probes, lambda lo, hi: dys[lo:hi], x.shape, lambda i: f"dy = probe #{i}")
     dy = dys.reshape(n_probes, -1)
     dx = dx.reshape(n_probes, -1)
-    # Both sides in units of ⟨dy, J u⟩: divide by 2·eps.
-    numeric = dy @ (fp - fm).T / (2 * eps)  # [a, b] = ⟨dy_a, (f(x+eps u_b) - f(x-eps u_b))⟩ / 2eps
-    analytic = dx @ disp.T / (2 * eps)  # [a, b] = ⟨vjp(dy_a), u_b⟩
-    ju_norm = np.linalg.norm((fp - fm) / (2 * eps), axis=1)
-    dy_norm = np.linalg.norm(dy, axis=1)
-    u_norm = np.linalg.norm(u.reshape(n_probes, -1), axis=1)
-    with np.errstate(over="ignore"):  # a tolerance beyond float64 (atol ~ 1e308) is simply +inf
+    # Both sides in units of ⟨dy, J u⟩: divide by 2·eps.  (Values that underflow to 0 are fine.)
+    with np.errstate(under="ignore"):
+        numeric = dy @ (fp - fm).T / (2 * eps)  # [a, b] = ⟨dy_a, (f(x+eps u_b) - f(x-eps u_b))⟩ / 2eps
+        analytic = dx @ disp.T / (2 * eps)  # [a, b] = ⟨vjp(dy_a), u_b⟩
+        ju_norm = row_norms((fp - fm) / (2 * eps))
+    dy_norm = row_norms(dy)
+    u_norm = row_norms(u.reshape(n_probes, -1))
+    with np.errstate(over="ignore", under="ignore"):  # a tolerance beyond float64 (atol ~ 1e308) is simply +inf
         rounding = ROUNDING_FACTOR * EPS_MACHINE * (np.abs(dy) @ (np.abs(fp) + np.abs(fm)).T) / (2 * eps)
         tol = atol * np.outer(dy_norm, u_norm) + rtol * np.outer(dy_norm, ju_norm) + rounding
     result = compare(analytic, numeric, tol, n_worst, lambda k: {"probe": divmod(k, n_probes)})
@@ -103,7 +112,7 @@ def full(fc: Caller, vc: Caller, x, y_shape, eps, rtol, atol, n_worst) -> dict:
         return f"dy = e at output index {tuple(int(k) for k in np.unravel_index(i, y_shape))}"
 
     analytic = vc.map(m, basis, x.shape, describe).reshape(m, n)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", under="ignore"):
         tol = atol + rtol * np.abs(numeric) + rounding
 
     def index_of(k):

@@ -45,16 +45,23 @@ def fd_jacobian(fc: Caller, x: np.ndarray, eps: float, y_shape: tuple) -> tuple[
 
     values = fc.map(2 * n, points, y_shape, describe).reshape(2 * n, -1)
     plus, minus = values[:n], values[n:]
-    jac = ((plus - minus) / h[:, None]).T
-    rounding = (ROUNDING_FACTOR * EPS_MACHINE * (np.abs(plus) + np.abs(minus)) / h[:, None]).T
+    with np.errstate(under="ignore"):  # tiny values and derivatives round to 0: fine
+        jac = ((plus - minus) / h[:, None]).T
+        rounding = (ROUNDING_FACTOR * EPS_MACHINE * (np.abs(plus) + np.abs(minus)) / h[:, None]).T
     return jac, rounding
 
 
-def steps_taken(x: np.ndarray, eps: float) -> np.ndarray:
-    """``(x + eps) - (x - eps)`` per entry (flattened); refuse a step that vanishes in floating point."""
+def steps_taken(x: np.ndarray, eps: float, reported_eps: float | None = None) -> np.ndarray:
+    """``(x + eps) - (x - eps)`` per entry (flattened); refuse a step that vanishes in floating point.
+
+    ``reported_eps`` is the step the user asked for, named in the error (the
+    screen checks half of it, its smallest probe step).
+    """
     flat = x.reshape(-1)
     h = (flat + eps) - (flat - eps)
-    small = h <= np.abs(flat) * (4 * EPS_MACHINE)  # the step is lost in rounding (or entirely zero)
+    with np.errstate(under="ignore"):
+        small = h <= np.abs(flat) * (4 * EPS_MACHINE)  # the step is lost in rounding (or entirely zero)
+    eps = eps if reported_eps is None else reported_eps
     if small.any():
         j = int(np.argmax(small))
         idx = tuple(int(i) for i in np.unravel_index(j, x.shape))

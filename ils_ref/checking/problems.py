@@ -161,7 +161,7 @@ def make_toy1(target, logits, *, smoothing: float = TOY_SMOOTHING) -> Toy1:
     )
     if target.shape != logits.shape:
         raise ValueError(f"target has shape {target.shape} but logits has shape {logits.shape}; they must match")
-    return Toy1(name="toy1", logits=logits, target=target, smoothing=smoothing)
+    return Toy1(name="toy1", logits=logits.copy(), target=target.copy(), smoothing=smoothing)
 
 
 def bernoulli_quadratic(t: float = 0.45, logits=(0.0, 0.0)) -> BernoulliQuadratic:
@@ -169,7 +169,7 @@ def bernoulli_quadratic(t: float = 0.45, logits=(0.0, 0.0)) -> BernoulliQuadrati
     t, logits = checked(t=("scalar", t), logits=("logits", logits))
     if logits.shape[-1] != 2:
         raise ValueError(f"logits must have K = 2 categories (b = 0, b = 1), got K = {logits.shape[-1]}")
-    return BernoulliQuadratic(name="bernoulli-quadratic", logits=logits, t=t)
+    return BernoulliQuadratic(name="bernoulli-quadratic", logits=logits.copy(), t=t)
 
 
 def linear(*, seed: int = 0, rows: int = 4, categories: int = 6) -> Linear:
@@ -182,7 +182,7 @@ def make_linear(c, logits) -> Linear:
     logits, c = checked(logits=("logits", logits), c=("real", c))
     if c.ndim == 0 or c.shape != logits.shape:
         raise ValueError(f"c has shape {c.shape} but logits has shape {logits.shape}; they must match")
-    return Linear(name="linear", logits=logits, c=c)
+    return Linear(name="linear", logits=logits.copy(), c=c.copy())
 
 
 PROBLEMS = ("toy1", "bernoulli-quadratic", "linear")

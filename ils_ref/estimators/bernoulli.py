@@ -112,6 +112,9 @@ def bernoulli_target(db, cache: BernoulliCache, alpha, *, policy: str = "clip") 
         other = np.where(b == 1, alpha * g, -alpha * g)  # b = 1: w_0 = α g ; b = 0: w_1 = -α g
         if policy == "clip":
             other = np.maximum(other, 0.0)
+        if np.any(other == np.inf):  # as categorical ILS: α·g beyond float64 is an error, not a limit
+            raise ValueError("the Bernoulli ILS target is not representable in float64: alpha * db overflows; "
+                             "rescale the loss or alpha")
         total = 1.0 + other
         if np.any(total <= 0):
             raise ValueError("w_0 + w_1 <= 0 for some bit (policy='signed'): p_D is undefined; use policy='clip'")

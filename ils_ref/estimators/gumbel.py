@@ -52,10 +52,10 @@ def gumbel_forward_kernel(logits, gumbel, temperature, hard: bool = False):
     index = np.argmax(perturbed, axis=-1)  # the Gumbel-max draw
     # Shift by the row max *before* dividing by T: every entry is then <= 0,
     # so a tiny T sends entries to -inf (exp = 0), never to +inf.
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", under="ignore"):  # exp underflowing to 0 is exactly right
         y_soft = (perturbed - perturbed.max(axis=-1, keepdims=True)) / temperature
-    np.exp(y_soft, out=y_soft)
-    y_soft /= y_soft.sum(axis=-1, keepdims=True)
+        np.exp(y_soft, out=y_soft)
+        y_soft /= y_soft.sum(axis=-1, keepdims=True)
     cache = GumbelCache(y_soft=y_soft, temperature=temperature, hard=hard, index=index, gumbel=gumbel)
     y = one_hot_kernel(index, perturbed.shape[-1]) if hard else y_soft.copy()
     return y, cache

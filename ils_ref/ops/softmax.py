@@ -24,11 +24,12 @@ def softmax_kernel(logits: np.ndarray) -> np.ndarray:
     """``softmax`` of checked logits (finite or ``-inf``, no all ``-inf`` row)."""
     # Shift by the row maximum: softmax is shift-invariant and afterwards every
     # entry is <= 0, so exp() cannot overflow (logits of ±700 and beyond are fine).
-    # x - m overflows to -inf only for logits ~1.8e308 apart, where exp gives the exact 0.
-    with np.errstate(over="ignore"):
+    # x - m overflows to -inf only for logits ~1.8e308 apart, where exp gives the exact 0;
+    # exp underflows to 0 below -745, also exactly right (whatever np.seterr says).
+    with np.errstate(over="ignore", under="ignore"):
         e = logits - logits.max(axis=-1, keepdims=True)
-    np.exp(e, out=e)  # the max entry gives exp(0) = 1, so each row sums to >= 1
-    e /= e.sum(axis=-1, keepdims=True)
+        np.exp(e, out=e)  # the max entry gives exp(0) = 1, so each row sums to >= 1
+        e /= e.sum(axis=-1, keepdims=True)
     return e
 
 
@@ -103,7 +104,7 @@ def softmax_backward(dy, y) -> np.ndarray:
     ``O(K)`` per row.  Masked categories (``y_j = 0``) get ``dx_j = 0``.
     """
     y, dy = checked(y=("probs", y), dy=("upstream", dy, "y"))
-    with np.errstate(over="ignore", invalid="ignore"):  # |dy| near 1e308: reported by finite()
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):  # |dy| near 1e308: reported by finite()
         return finite(softmax_backward_kernel(dy, y), "softmax_backward(dy, y) (|dy| near the float64 limit)")
 
 
@@ -137,7 +138,7 @@ def log_softmax(x) -> np.ndarray:
     log is at least 1 (the maximum contributes ``e^0``), so the log is safe.
     """
     x = checked(x=("logits", x))
-    with np.errstate(over="ignore"):  # as in softmax
+    with np.errstate(over="ignore", under="ignore"):  # as in softmax
         shifted = x - x.max(axis=-1, keepdims=True)
         return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
@@ -171,5 +172,5 @@ def log_softmax_backward(dy, y) -> np.ndarray:
     moves anything.  Pass ``dy_j = 0`` there if that matters to you.
     """
     y, dy = checked(y=("log_probs", y), dy=("upstream", dy, "y"))
-    with np.errstate(over="ignore", invalid="ignore"):  # |dy| near 1e308: reported by finite()
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):  # |dy| near 1e308: reported by finite()
         return finite(dy - np.exp(y) * dy.sum(axis=-1, keepdims=True), "log_softmax_backward(dy, y) (|dy| near the float64 limit)")

@@ -345,3 +345,37 @@ def test_probe_vectors_are_zero_mean_and_never_small():
     assert np.abs(v).min() >= 0.5 and np.abs(v).max() <= 1.5
     assert abs(np.mean(np.sign(v))) < 0.05  # 10,000 signs: the mean of fair ±1 has sd 0.01
     np.testing.assert_array_equal(v, probe_vectors(np.random.default_rng(0), 4, (50, 50)))
+
+
+# --------------------------------------------------------------------------
+# Hardening (second pass): edges a red team found
+
+
+def test_a_zero_vjp_of_a_huge_function_fails():
+    # 1e155·sin(x): squares of the projections overflowed the tolerance's norm to inf, so a
+    # zero VJP passed (ok=True, resolution=inf) with a RuntimeWarning. Norms are now scaled.
+    x = np.linspace(0.1, 1.0, 5)
+    report = check_vjp(lambda x: 1e155 * np.sin(x), lambda x, dy: np.zeros_like(x), x)
+    assert not report.ok and report.mode == "screen+full" and report.n_failed == 5
+    good = check_vjp(lambda x: 1e155 * np.sin(x), lambda x, dy: dy * 1e155 * np.cos(x), x)
+    assert good.ok and np.isfinite(good.resolution)
+
+
+def test_the_step_too_small_error_names_the_users_eps_and_a_1d_index():
+    with pytest.raises(ValueError, match=r"eps=1e-06 is too small for x at input index \(0,\) \(x = 1e\+12\)"):
+        check_vjp(np.sin, lambda x, dy: dy * np.cos(x), np.array([1e12, 1.0]))
+
+
+def test_a_vjp_that_writes_into_x_does_not_fail_the_check():
+    def vjp_scratch(x, dy):
+        np.cos(x, out=x)  # uses its input as scratch space
+        return dy * x
+
+    x = np.linspace(-1.0, 1.0, 6)
+    assert check_vjp(np.sin, vjp_scratch, x).ok
+    assert check_vjp(np.sin, vjp_scratch, x, full=True).ok
+
+
+def test_numerical_jacobian_of_an_empty_x():
+    assert numerical_jacobian(lambda x: np.sum(x), np.zeros(0)).shape == (0,)
+    assert numerical_jacobian(lambda x: x, np.zeros((0, 3))).shape == (0, 3, 0, 3)

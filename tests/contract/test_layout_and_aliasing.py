@@ -1,0 +1,224 @@
+"""Every public function: the same answer in any memory layout, and no returned array shared.
+
+A red team found that ``ils_backward`` returned a wrong gradient for a
+Fortran-ordered ``dz`` and that returned arrays aliased caches (and caches the
+caller's arrays).  These tests hold every function of the hostile-input table
+(``hostile.CASES``) to two properties:
+
+* each array argument, given in C, Fortran, transposed, strided,
+  negative-stride or read-only layout, gives bit-for-bit the same result;
+* no array in the result (caches included) shares memory with an argument,
+  and no array in a returned cache shares memory with another returned array.
+"""
+
+import numpy as np
+import pytest
+from helpers import layouts
+from hostile import CASES
+
+ARRAY_ROLES = ("logits", "probs", "grad", "array", "noise", "index")
+
+
+def arrays_in(result):
+    """Every ndarray reachable in a result: tuples, dataclasses (caches, reports), dicts."""
+    if isinstance(result, np.ndarray):
+        return [result]
+    if isinstance(result, (tuple, list)):
+        return [a for r in result for a in arrays_in(r)]
+    if isinstance(result, dict):
+        return [a for r in result.values() for a in arrays_in(r)]
+    if hasattr(result, "__dataclass_fields__"):
+        return [a for f in result.__dataclass_fields__ for a in arrays_in(getattr(result, f))]
+    return []
+
+
+def same(a, b):
+    return a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+
+
+LAYOUT_ROWS = [
+    (name, arg)
+    for name, (_, base, roles, _) in CASES.items()
+    for arg, role in roles.items()
+    if role in ARRAY_ROLES and np.ndim(base().get(arg)) >= 1
+]
+
+
+@pytest.mark.parametrize("name, arg", LAYOUT_ROWS, ids=[f"{n}-{a}" for n, a in LAYOUT_ROWS])
+def test_every_layout_gives_the_same_answer(name, arg):
+    fn, base, _, _ = CASES[name]
+    expected = arrays_in(fn(**base()))
+    for label, value in layouts(np.asarray(base()[arg])).items():
+        kwargs = base()
+        kwargs[arg] = value
+        got = arrays_in(fn(**kwargs))
+        assert len(got) == len(expected) and all(same(g, e) for g, e in zip(got, expected)), f"{name}({arg}: {label})"
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_nothing_returned_shares_memory_with_the_arguments(name):
+    fn, base, _, _ = CASES[name]
+    kwargs = base()
+    inputs = [v for v in kwargs.values() if isinstance(v, np.ndarray)]
+    inputs += [a for v in kwargs.values() if hasattr(v, "__dataclass_fields__") for a in arrays_in(v)]
+    out = arrays_in(fn(**kwargs))
+    for i, a in enumerate(out):
+        for x in inputs:
+            assert not np.shares_memory(a, x), f"{name}: returned array #{i} shares memory with an argument"
+        for j, b in enumerate(out[:i]):
+            assert not np.shares_memory(a, b), f"{name}: returned arrays #{j} and #{i} share memory"
+
+
+def test_writing_into_returned_arrays_does_not_change_the_backward_pass():
+    # The red team's three reproducers: the Gumbel sample was the cache's y_soft, the Bernoulli
+    # draw was the cache's b, and the Gaussian cache kept the caller's mu and sigma.
+    import ils_ref as R
+
+    rng = np.random.default_rng(0)
+    logits, dy = rng.normal(size=(2, 3)), rng.normal(size=(2, 3))
+    y, cache = R.gumbel_softmax_forward(logits, 0.5, u=rng.random((2, 3)))
+    before = R.gumbel_softmax_backward(dy, cache)
+    y[...] = 0.0
+    np.testing.assert_array_equal(R.gumbel_softmax_backward(dy, cache), before)
+
+    b, cache = R.bernoulli_ils_forward(logits, u=rng.random((2, 3)))
+    before = R.bernoulli_ils_backward(dy, cache, 0.1)
+    b[...] = 1.0 - b
+    np.testing.assert_array_equal(R.bernoulli_ils_backward(dy, cache, 0.1), before)
+
+    mu, sigma = logits.copy(), np.full((2, 3), 0.7)
+    z, cache = R.gaussian_ils_forward(mu, sigma, u=rng.random((2, 3)))
+    before = R.gaussian_ils_backward(dy, cache, 0.1)
+    mu += 1.0
+    sigma *= 3.0
+    z[...] = 0.0
+    np.testing.assert_array_equal(R.gaussian_ils_backward(dy, cache, 0.1), before)
+
+    z, cache = R.ils_forward(logits, u=rng.random(2))
+    step = R.ils_step(dy, cache, 0.1)
+    assert not np.shares_memory(step.dz, dy)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_callers_floating_point_error_state_does_not_matter(name):
+    # Under np.seterr(all="raise") an underflow inside a kernel (exp(-800) in softmax) used to
+    # escape as FloatingPointError. The answer must be the same as under the default state.
+    fn, base, _, _ = CASES[name]
+    expected = arrays_in(fn(**base()))
+    with np.errstate(all="raise"):
+        got = arrays_in(fn(**base()))
+    assert len(got) == len(expected) and all(same(g, e) for g, e in zip(got, expected))
+
+
+def test_softmax_underflow_under_seterr_raise():
+    import ils_ref as R
+
+    with np.errstate(all="raise"):
+        np.testing.assert_array_equal(R.softmax([0.0, -800.0]), [1.0, 0.0])
+        np.testing.assert_array_equal(R.log_softmax([0.0, -800.0]), [0.0, -800.0])
+
+
+TINY_ROWS = [
+    (name, arg)
+    for name, (_, base, roles, _) in CASES.items()
+    for arg, role in roles.items()
+    if role in ("logits", "probs", "grad", "array") and np.ndim(base().get(arg)) >= 1
+]
+
+
+def outcome(fn, kwargs):
+    try:
+        return arrays_in(fn(**kwargs))
+    except (ValueError, TypeError) as exc:
+        return type(exc).__name__
+
+
+@pytest.mark.parametrize("name, arg", TINY_ROWS, ids=[f"{n}-{a}" for n, a in TINY_ROWS])
+@pytest.mark.parametrize("scale", [1e-300, -800.0])
+def test_underflowing_input_under_seterr_raise(name, arg, scale):
+    # Arguments of size 1e-300 (or logits shifted by -800) underflow inside kernels; under
+    # np.seterr(all="raise") that must change nothing: the same result, or the same clear error.
+    fn, base, _, _ = CASES[name]
+    kwargs = base()
+    value = np.asarray(kwargs[arg], dtype=np.float64)
+    kwargs[arg] = np.abs(value) * scale if scale > 0 else value + np.where(np.arange(value.shape[-1]) % 2, scale, 0.0)
+    expected = outcome(fn, dict(kwargs))
+    with np.errstate(all="raise"):
+        got = outcome(fn, dict(kwargs))
+    if isinstance(expected, str):
+        assert got == expected
+    else:
+        assert not isinstance(got, str), got
+        assert len(got) == len(expected) and all(same(g, e) for g, e in zip(got, expected))
+
+
+# --------------------------------------------------------------------------
+# Lookalike arrays and scalars beyond float64 (issue: hardening, second pass)
+
+
+def test_masked_arrays_are_refused_not_silently_unmasked():
+    import ils_ref as R
+
+    x = np.ma.masked_array([1e6, 0.0, 0.0], mask=[1, 0, 0])
+    with pytest.raises(TypeError, match="x is a masked array"):
+        R.softmax(x)  # used to return [1, 0, 0]: the masked entry decided
+    with pytest.raises(TypeError, match="z is a masked array"):
+        R.normalize(np.ma.masked_array([1.0, 2.0], mask=[1, 1]))
+
+
+@pytest.mark.parametrize("call, arg", [
+    (lambda v: __import__("ils_ref").ils_backward(np.ones((1, 3)), __import__("ils_ref").ils_cache(np.zeros((1, 3)), [0]), v), "alpha"),
+    (lambda v: __import__("ils_ref").gumbel_softmax_forward(np.zeros((1, 3)), v, u=np.full((1, 3), 0.5)), "temperature"),
+    (lambda v: __import__("ils_ref").numerical_jacobian(np.sin, np.ones(2), eps=v), "eps"),
+])
+def test_a_python_int_beyond_float64_is_a_value_error(call, arg):
+    with pytest.raises(ValueError, match=f"{arg} must be finite in float64"):
+        call(10**400)  # used to escape as OverflowError
+
+
+def test_an_array_conversion_that_raises_names_the_argument():
+    import ils_ref as R
+
+    class Tensor:  # like a torch tensor that requires grad
+        def __array__(self, dtype=None, copy=None):
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad.")
+
+        def detach(self):
+            return self
+
+    with pytest.raises(TypeError, match=r"dy could not be converted .*RuntimeError.*t\.detach\(\)\.numpy\(\)"):
+        R.softmax_backward(Tensor(), np.full(3, 1 / 3))
+
+
+@pytest.mark.parametrize("g", [-2.0, -1.0, 0.5, 1.0, 2.0])
+@pytest.mark.parametrize("b", [0, 1])
+def test_bernoulli_ils_agrees_with_categorical_ils_at_k2_even_at_alpha_1e308(g, b):
+    # Bernoulli ILS is categorical ILS at K = 2: at α = 1e308 the two must both answer (and agree)
+    # or both raise, not one of each.
+    import ils_ref as R
+
+    theta = 0.3
+    bcache = R.bernoulli_ils_forward(np.array([theta]), u=np.array([0.99 if b else 0.01]))[1]
+    ccache = R.ils_cache(np.array([[0.0, theta]]), [b])
+    results = []
+    for fn in (lambda: R.bernoulli_ils_backward(np.array([g]), bcache, 1e308)[0],
+               lambda: R.ils_backward(np.array([[0.0, g]]), ccache, 1e308)[0, 1]):
+        try:
+            results.append(float(fn()))
+        except ValueError:
+            results.append("raised")
+    if "raised" in results:
+        assert results == ["raised", "raised"]
+    else:
+        assert results[0] == pytest.approx(results[1], rel=1e-12, abs=1e-300)
+
+
+@pytest.mark.parametrize("sigma", [1e-160, 1e-200])
+def test_gaussian_ils_backward_with_a_tiny_sigma(sigma):
+    # σ² is subnormal at 1e-160 and 0 at 1e-200: dividing by σ twice keeps the answer, -ε/σ at α = 0.
+    import ils_ref as R
+
+    u = np.array([0.2, 0.7])
+    z, cache = R.gaussian_ils_forward(np.zeros(2), sigma, u=u)
+    got = R.gaussian_ils_backward(np.ones(2), cache, 0.0)
+    np.testing.assert_allclose(got, -cache.eps / sigma, rtol=1e-15)
