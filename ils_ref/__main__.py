@@ -4,4 +4,5 @@ import sys
 
 from .cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when a child process of `ils-ref check` imports this module
+    sys.exit(main())

@@ -1,6 +1,10 @@
 """The ``ils-ref`` command line (also ``python -m ils_ref``).
 
 Exit codes: 0 success, 1 a check failed, 2 bad usage (argparse's convention).
+Every bad argument or file is answered with exit code 2 and one line on
+stderr, before any long work starts: sizes are checked against
+``MAX_RESULT_BYTES`` before anything is allocated, output folders are proved
+writable before an experiment runs, and results are written atomically.
 """
 
 from __future__ import annotations
@@ -9,7 +13,54 @@ import argparse
 import os
 import sys
 
+from .files import check_writable_folder, write_text_atomically
 from .version import __version__
+
+#: The largest array of results a command may allocate (curves, estimates): 2 GiB.
+MAX_RESULT_BYTES = 2 * 1024**3
+
+
+def _int_at_least(minimum: int):
+    """An argparse type: an integer of at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    """An argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def _too_large(command: str, what: str, n_bytes: float) -> int:
+    print(f"ils-ref {command}: {what} would need {n_bytes / 1024**3:.3g} GiB (at most {MAX_RESULT_BYTES / 1024**3:g} GiB); "
+          f"choose fewer", file=sys.stderr)
+    return 2
+
+
+def _writable(command: str, path: str, folder: bool = False) -> bool:
+    """Prove before any work that ``path`` (a folder, or a file's folder) takes files; else print one line."""
+    target = path if folder else (os.path.dirname(os.path.abspath(path)))
+    try:
+        check_writable_folder(target, create=folder)
+    except OSError as exc:
+        print(f"ils-ref {command}: cannot write to {target}: {exc.strerror or exc}", file=sys.stderr)
+        return False
+    return True
 
 
 
@@ -37,9 +88,6 @@ def _compare(args: argparse.Namespace) -> int:
     from .experiments.compare import compare, format_table, to_json
     from .checking.problems import make_problem
 
-    if args.samples < 2:
-        print("ils-ref compare: --samples must be >= 2", file=sys.stderr)
-        return 2
     if args.target is not None and args.problem != "bernoulli-quadratic":
         print("ils-ref compare: --target applies to --problem bernoulli-quadratic only", file=sys.stderr)
         return 2
@@ -48,12 +96,16 @@ def _compare(args: argparse.Namespace) -> int:
     except (TypeError, ValueError) as exc:
         print(f"ils-ref compare: {exc}", file=sys.stderr)
         return 2
+    need = 8.0 * 4 * args.samples * problem.logits.size  # the largest estimate array (REINFORCE-LOO: 4 draws each)
+    if need > MAX_RESULT_BYTES:
+        return _too_large("compare", f"--samples {args.samples} on {args.problem}", need)
+    if args.json and not _writable("compare", args.json):
+        return 2
     rows = compare(problem, n_samples=args.samples, seed=args.seed)
     print(format_table(problem, rows, args.samples, args.seed))
     if args.json:
         try:
-            with open(args.json, "w", encoding="utf-8") as fh:
-                fh.write(to_json(problem, rows, args.samples, args.seed) + "\n")
+            write_text_atomically(args.json, to_json(problem, rows, args.samples, args.seed) + "\n")
         except OSError as exc:
             print(f"ils-ref compare: cannot write {args.json}: {exc.strerror}", file=sys.stderr)
             return 2
@@ -66,18 +118,12 @@ def _reproduce(args: argparse.Namespace) -> int:
 
     from .experiments.reproduce import run, save_npz, summary_table, write_figures
 
-    if args.steps < 2:
-        print("ils-ref reproduce: --steps must be >= 2", file=sys.stderr)
-        return 2
-    if args.seeds < 1:
-        print("ils-ref reproduce: --seeds must be >= 1", file=sys.stderr)
-        return 2
-    try:
-        os.makedirs(args.out, exist_ok=True)
-    except OSError as exc:
-        print(f"ils-ref reproduce: cannot create {args.out}: {exc.strerror}", file=sys.stderr)
-        return 2
     n_settings = 10
+    need = 8.0 * n_settings * (args.seeds + 1) * args.steps  # the curves: every setting, problem and step
+    if need > MAX_RESULT_BYTES:
+        return _too_large("reproduce", f"--steps {args.steps} with --seeds {args.seeds}", need)
+    if not _writable("reproduce", args.out, folder=True):
+        return 2
     print(
         f"toy experiment 1: {n_settings} settings x ({args.seeds} seeded problems + 1 fresh problem each), "
         f"{args.steps} SGD steps, all in one vectorised loop",
@@ -106,8 +152,7 @@ def _vectors(args: argparse.Namespace) -> int:
 
     doc = generate()
     try:
-        with open(args.output, "w", encoding="utf-8") as fh:
-            fh.write(dumps(doc))
+        write_text_atomically(args.output, dumps(doc))
     except OSError as exc:
         print(f"ils-ref vectors: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
         return 2
@@ -115,37 +160,17 @@ def _vectors(args: argparse.Namespace) -> int:
     return 0
 
 
-def _import_target(spec: str):
-    import importlib
-
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise ValueError(f"expected MODULE:FUNCTION, got {spec!r}")
-    if "" not in sys.path:
-        sys.path.insert(0, "")  # like `python -m`: modules in the current folder can be named
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:  # ImportError, or the module itself failing on import
-        raise ValueError(f"cannot import module {module_name!r}: {type(exc).__name__}: {exc}") from None
-    target = module
-    for part in attr.split("."):
-        if not hasattr(target, part):
-            raise ValueError(f"module {module_name!r} has no attribute {attr!r}")
-        target = getattr(target, part)
-    if not callable(target):
-        raise ValueError(f"{spec} is not callable")
-    return target
-
-
 def _check(args: argparse.Namespace) -> int:
-    from .checking.conformance import check
+    from .checking.conformance import CheckedCodeError, check_isolated
 
     try:
-        fn = _import_target(args.target)
-        report = check(fn, op=args.op, vectors=args.vectors)
+        report = check_isolated(args.target, op=args.op, vectors=args.vectors, timeout=args.timeout)
     except (TypeError, ValueError) as exc:
         print(f"ils-ref check: {exc}", file=sys.stderr)
         return 2
+    except CheckedCodeError as exc:
+        print(f"ils-ref check: FAIL: {exc}", file=sys.stderr)
+        return 1
     print(report)
     return 0 if report.ok else 1
 
@@ -170,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="check every hand-written backward pass against finite differences",
         description="Run check_vjp on every backward pass of the package (seeded random inputs).",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the inputs and probes (default 0)")
+    p.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of the inputs and probes (default 0)")
     p.add_argument("--full", action="store_true", help="compare full Jacobians instead of random projections")
     p.add_argument("-v", "--verbose", action="store_true", help="print every report, not only failures")
     p.set_defaults(run=_selfcheck)
@@ -179,11 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
         "reproduce",
         help="reproduce the post's toy experiment 1 (figures, curves, summary table)",
         description="Toy experiment 1: the post's six panels (faithful), then every setting on the same "
-        "seeded problems with 95%% bands and the exact gradient (fair). Writes toy1_faithful.png, "
+        "seeded problems with 95% bands and the exact gradient (fair). Writes toy1_faithful.png, "
         "toy1_fair.png and toy1_curves.npz into --out and prints a summary table.",
     )
-    p.add_argument("--steps", type=int, default=50_000, help="SGD steps (default 50000, as in the post)")
-    p.add_argument("--seeds", type=int, default=10, help="seeded problems in the fair comparison (default 10)")
+    p.add_argument("--steps", type=_int_at_least(2), default=50_000, help="SGD steps (default 50000, as in the post)")
+    p.add_argument("--seeds", type=_int_at_least(1), default=10, help="seeded problems in the fair comparison (default 10)")
     p.add_argument("--out", default="results", help="output folder (default results/)")
     p.set_defaults(run=_reproduce)
 
@@ -197,8 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--problem", required=True, choices=PROBLEMS, help="the test problem")
     p.add_argument("--target", type=float, default=None, help="t of the Bernoulli quadratic (default 0.45)")
-    p.add_argument("--samples", type=int, default=10000, help="estimates per setting (default 10000)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the problem and of the draws (default 0)")
+    p.add_argument("--samples", type=_int_at_least(2), default=10000, help="estimates per setting (default 10000)")
+    p.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of the problem and of the draws (default 0)")
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON to FILE")
     p.set_defaults(run=_compare)
 
@@ -225,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", metavar="MODULE:FUNCTION", help="the implementation to check, e.g. mypkg.ils:backward")
     p.add_argument("--op", default="ils_backward", choices=OPS, help="which op's cases (default ils_backward)")
     p.add_argument("--vectors", metavar="FILE", help="a vectors file (default: the copy shipped with ils_ref)")
+    p.add_argument("--timeout", type=_positive_float, default=60.0, metavar="S",
+                   help="seconds allowed for importing the function and for each case (default 60); the function "
+                   "runs in a child process, so one that hangs or ends the process fails instead")
     p.set_defaults(run=_check)
 
     return parser

@@ -42,7 +42,7 @@ def test_bad_arguments_exit_2_with_a_one_line_message(capsys):
         main(["selfcheck", "--seed", "many"])
     assert exc.value.code == 2
     err = capsys.readouterr().err
-    assert "invalid int value: 'many'" in err and "Traceback" not in err
+    assert "argument --seed: expected an integer, got 'many'" in err and "Traceback" not in err
 
 
 def test_python_dash_m_works():

@@ -8,6 +8,8 @@ matplotlib.use("Agg")  # files only: no display needed, also under CI
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ..files import write_atomically  # noqa: E402
+
 COLORS = {0.1: "tab:blue", 0.01: "tab:orange", 0.001: "tab:green", 1.0: "tab:orange", 10.0: "tab:green"}
 
 
@@ -35,7 +37,7 @@ def faithful_figure(result, path: str) -> None:
     for ax in axes[:, 0]:
         ax.set_ylabel("smoothed KL(pi_true || pi)")
     fig.suptitle("Toy experiment 1, faithful: the post's six settings, each on its own fresh problem", fontsize=12)
-    fig.savefig(path, dpi=110)
+    write_atomically(path, lambda tmp: fig.savefig(tmp, dpi=110), suffix=".png")
     plt.close(fig)
 
 
@@ -72,5 +74,5 @@ def fair_figure(result, band, path: str) -> None:
         f"(mean and 95% band), lr={result.lr:g}",
         fontsize=12,
     )
-    fig.savefig(path, dpi=110)
+    write_atomically(path, lambda tmp: fig.savefig(tmp, dpi=110), suffix=".png")
     plt.close(fig)

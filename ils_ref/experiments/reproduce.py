@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..files import write_atomically
 from ..formatting import text_table
 from ..validation import checked
 from .toy1 import FAIR_SETTINGS, POST_SETTINGS, band, make_problems, order_settings, summarize, train
@@ -81,10 +82,11 @@ def window(steps: int) -> int:
 
 
 def save_npz(result: Result, path: str) -> None:
+    """The curves as ``.npz``, written atomically (an interrupted save leaves the previous file intact)."""
     arrays = {s.key: result.curves[i] for i, s in enumerate(result.settings)}
     arrays.update({"faithful_" + s.key: result.faithful[i] for i, s in enumerate(result.settings)})
-    np.savez_compressed(
-        path,
+    write_atomically(path, lambda tmp: np.savez_compressed(
+        tmp,
         settings=np.array(result.names),
         keys=np.array([s.key for s in result.settings]),
         seeds=result.seeds,
@@ -92,7 +94,7 @@ def save_npz(result: Result, path: str) -> None:
         lr=result.lr,
         steps=result.steps,
         **arrays,
-    )
+    ), suffix=".npz")
 
 
 def summary_table(result: Result) -> str:

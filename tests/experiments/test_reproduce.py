@@ -80,14 +80,15 @@ def test_vectorised_training_equals_one_setting_at_a_time():
 
 
 def test_bad_arguments(capsys, tmp_path):
-    assert main(["reproduce", "--steps", "1", "--out", str(tmp_path)]) == 2
-    assert "--steps must be >= 2" in capsys.readouterr().err
-    assert main(["reproduce", "--seeds", "0", "--out", str(tmp_path)]) == 2
-    assert "--seeds must be >= 1" in capsys.readouterr().err
+    for argv, message in ((["--steps", "1"], "argument --steps: must be >= 2, got 1"),
+                          (["--seeds", "0"], "argument --seeds: must be >= 1, got 0")):
+        with pytest.raises(SystemExit) as exc:
+            main(["reproduce", *argv, "--out", str(tmp_path)])
+        assert exc.value.code == 2 and message in capsys.readouterr().err
     blocker = tmp_path / "file"
     blocker.write_text("x")
     assert main(["reproduce", "--steps", "10", "--out", str(blocker / "sub")]) == 2
-    assert "cannot create" in capsys.readouterr().err
+    assert "cannot write to" in capsys.readouterr().err
     with pytest.raises(ValueError, match="ordered by estimator family"):
         train(list(reversed(order_settings(FAIR_SETTINGS))), np.zeros((10, 1, 2, 2)), np.zeros((10, 1, 2, 2)), steps=2)
 
