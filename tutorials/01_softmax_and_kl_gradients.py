@@ -19,12 +19,15 @@
 # small version the test suite runs).
 
 # %%
-import sys
-
 import numpy as np
-from _tutorial import Claims, parse
+from _tutorial import QUICK, Claims
 
 from ils_ref import check_vjp, kl_divergence, kl_divergence_backward, softmax, softmax_backward
+
+rng = np.random.default_rng(0)
+k = 6 if QUICK else 12  # categories
+claims = Claims()
+
 
 # %% [markdown]
 # ## The softmax backward pass
@@ -40,18 +43,17 @@ from ils_ref import check_vjp, kl_divergence, kl_divergence_backward, softmax, s
 
 
 # %%
-def softmax_section(rng, claims, k):
-    x = rng.normal(size=(4, k))
-    report = check_vjp(softmax, lambda x, dy: softmax_backward(dy, softmax(x)), x, full=True)
-    print(report)
-    claims.check(
-        f"softmax_backward agrees with central differences in every one of {report.n_compared} Jacobian "
-        f"entries (max relative error {report.max_rel_error:.1e})",
-        report.ok,
-    )
-    dx = softmax_backward(rng.normal(size=x.shape), softmax(x))
-    claims.check(f"logit-gradient rows sum to zero (largest |row sum| {np.abs(dx.sum(-1)).max():.1e})",
-                 np.abs(dx.sum(-1)).max() < 1e-14)
+x = rng.normal(size=(4, k))
+report = check_vjp(softmax, lambda x, dy: softmax_backward(dy, softmax(x)), x, full=True)
+print(report)
+claims.check(
+    f"softmax_backward agrees with central differences in every one of {report.n_compared} Jacobian "
+    f"entries (max relative error {report.max_rel_error:.1e})",
+    report.ok,
+)
+dx = softmax_backward(rng.normal(size=x.shape), softmax(x))
+claims.check(f"logit-gradient rows sum to zero (largest |row sum| {np.abs(dx.sum(-1)).max():.1e})",
+             np.abs(dx.sum(-1)).max() < 1e-14)
 
 
 # %% [markdown]
@@ -69,17 +71,16 @@ def softmax_section(rng, claims, k):
 
 
 # %%
-def kl_section(rng, claims, k):
-    p = softmax(rng.normal(size=(3, k)))
-    q = softmax(rng.normal(size=(3, k)))
-    report = check_vjp(lambda q: kl_divergence(p, q), lambda q, d: kl_divergence_backward(d, p, q)[1], q, full=True)
-    claims.check(f"dKL/dq agrees with central differences (max relative error {report.max_rel_error:.1e})", report.ok)
-    theta = rng.normal(size=(3, k))
-    pi = softmax(theta)
-    chained = softmax_backward(kl_divergence_backward(np.ones(3), p, pi)[1], pi)
-    gap = np.abs(chained - (pi - p)).max()
-    claims.check(f"through the softmax, dKL(p||softmax(theta))/dtheta = pi - p (max difference {gap:.1e})",
-                 gap < 1e-14)
+p = softmax(rng.normal(size=(3, k)))
+q = softmax(rng.normal(size=(3, k)))
+report = check_vjp(lambda q: kl_divergence(p, q), lambda q, d: kl_divergence_backward(d, p, q)[1], q, full=True)
+claims.check(f"dKL/dq agrees with central differences (max relative error {report.max_rel_error:.1e})", report.ok)
+theta = rng.normal(size=(3, k))
+pi = softmax(theta)
+chained = softmax_backward(kl_divergence_backward(np.ones(3), p, pi)[1], pi)
+gap = np.abs(chained - (pi - p)).max()
+claims.check(f"through the softmax, dKL(p||softmax(theta))/dtheta = pi - p (max difference {gap:.1e})",
+             gap < 1e-14)
 
 
 # %% [markdown]
@@ -98,38 +99,28 @@ def kl_section(rng, claims, k):
 
 
 # %%
-def broken_section(rng, claims, k):
-    x = rng.normal(size=(2, k))
-    report = check_vjp(softmax, lambda x, dy: softmax(x) * dy, x)
-    print(report)
-    y = softmax(x)
-    worst = report.worst[0]
-    (row, i), (row_in, j) = worst.output_index, worst.input_index
-    claims.check(f"the broken backward fails ({report.n_failed} of {report.n_compared} entries outside tolerance)",
-                 not report.ok)
-    predicted = max(1.0, float(np.max(y / (1 - y))))
-    where = "off the diagonal" if i != j else f"on the diagonal (y = {y[row, i]:.3f} > 1/2)"
-    claims.check(
-        f"its worst entry {worst.output_index} x {worst.input_index} lies {where} of one row, with relative "
-        f"error {worst.rel_error:.4f} = max(1, max y/(1-y)) = {predicted:.4f}",
-        row == row_in and np.isclose(worst.rel_error, predicted, rtol=1e-4) and (i != j or y[row, i] > 0.5),
-    )
-    off_block = report.n_compared - sum(r.size ** 2 for r in y)  # entries coupling different rows: zero both ways
-    claims.check(f"exactly the {report.n_failed} within-row entries fail; the {off_block} cross-row zeros agree",
-                 report.n_failed == sum(r.size ** 2 for r in y))
+x = rng.normal(size=(2, k))
+report = check_vjp(softmax, lambda x, dy: softmax(x) * dy, x)
+print(report)
+y = softmax(x)
+worst = report.worst[0]
+(row, i), (row_in, j) = worst.output_index, worst.input_index
+claims.check(f"the broken backward fails ({report.n_failed} of {report.n_compared} entries outside tolerance)",
+             not report.ok)
+predicted = max(1.0, float(np.max(y / (1 - y))))
+where = "off the diagonal" if i != j else f"on the diagonal (y = {y[row, i]:.3f} > 1/2)"
+claims.check(
+    f"its worst entry {worst.output_index} x {worst.input_index} lies {where} of one row, with relative "
+    f"error {worst.rel_error:.4f} = max(1, max y/(1-y)) = {predicted:.4f}",
+    row == row_in and np.isclose(worst.rel_error, predicted, rtol=1e-4) and (i != j or y[row, i] > 0.5),
+)
+off_block = report.n_compared - sum(r.size ** 2 for r in y)  # entries coupling different rows: zero both ways
+claims.check(f"exactly the {report.n_failed} within-row entries fail; the {off_block} cross-row zeros agree",
+             report.n_failed == sum(r.size ** 2 for r in y))
 
+
+# %% [markdown]
+# ## Summary of the checked claims
 
 # %%
-def main(argv=None) -> int:
-    args = parse(argv, "Softmax and KL gradients, derived and checked.")
-    rng = np.random.default_rng(0)
-    k = 6 if args.quick else 12
-    claims = Claims()
-    softmax_section(rng, claims, k)
-    kl_section(rng, claims, k)
-    broken_section(rng, claims, k)
-    return claims.finish()
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+claims.finish()

@@ -26,18 +26,18 @@
 #    needs it to be. It is not.
 
 # %%
-import sys
-
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from _tutorial import Claims, parse, save_figure  # noqa: E402
+from _tutorial import QUICK, Claims, show_figure  # noqa: E402
 
 from ils_ref import kl_divergence, softmax  # noqa: E402
 from ils_ref.experiments.toy1 import toy_metric  # noqa: E402
 from ils_ref.checking.problems import exact_gradient, exact_objective, make_toy1, outcome_values  # noqa: E402
+
+claims = Claims()
 
 
 # %% [markdown]
@@ -48,27 +48,28 @@ from ils_ref.checking.problems import exact_gradient, exact_objective, make_toy1
 # loss averaged over the draws $z \sim \hat\pi$, computed by enumeration.
 
 # %%
-def bound_section(rng, claims, pairs):
-    left, right, plain = [], [], []
-    for _ in range(pairs):
-        target = softmax(rng.normal(size=(1, 5)) * 1.5)
-        logits = rng.normal(size=(1, 5)) * 1.5
-        problem = make_toy1(target, logits)
-        left.append(float(toy_metric(softmax(logits), target)))
-        right.append(exact_objective(problem))
-        plain.append(float(kl_divergence(target, softmax(logits))[0]) / 5)  # unsmoothed, same scaling
-    left, right, plain = map(np.array, (left, right, plain))
-    print(f"{pairs} random (target, model) pairs, K = 5")
-    print(f"  smoothed KL(pi || pi_hat):     median {np.median(left):.4f}")
-    print(f"  E_z smoothed KL(pi || z):      median {np.median(right):.4f}")
-    print(f"  ratio right / left:            median {np.median(right / left):.0f}, min {np.min(right / left):.0f}")
-    claims.check(f"the smoothed bound holds for all {pairs} pairs (smallest gap {np.min(right - left):.3g})",
-                 np.all(right >= left))
-    claims.check(f"the smoothing changes the left side by at most {np.max(np.abs(left - plain)):.1e} "
-                 f"(about eps / min(pi_hat))", np.max(np.abs(left - plain)) < 1e-4)
-    claims.check(f"the bound is loose: the right side is at least {np.min(right / left):.1f} times the left "
-                 f"(median {np.median(right / left):.0f} times)", np.min(right / left) > 2)
-    return left, right
+rng = np.random.default_rng(0)
+pairs = 200 if QUICK else 2000
+left, right, plain = [], [], []
+for _ in range(pairs):
+    target = softmax(rng.normal(size=(1, 5)) * 1.5)
+    logits = rng.normal(size=(1, 5)) * 1.5
+    problem = make_toy1(target, logits)
+    left.append(float(toy_metric(softmax(logits), target)))
+    right.append(exact_objective(problem))
+    plain.append(float(kl_divergence(target, softmax(logits))[0]) / 5)  # unsmoothed, same scaling
+left, right, plain = map(np.array, (left, right, plain))
+print(f"{pairs} random (target, model) pairs, K = 5")
+print(f"  smoothed KL(pi || pi_hat):     median {np.median(left):.4f}")
+print(f"  E_z smoothed KL(pi || z):      median {np.median(right):.4f}")
+print(f"  ratio right / left:            median {np.median(right / left):.0f}, min {np.min(right / left):.0f}")
+claims.check(f"the smoothed bound holds for all {pairs} pairs (smallest gap {np.min(right - left):.3g})",
+             np.all(right >= left))
+claims.check(f"the smoothing changes the left side by at most {np.max(np.abs(left - plain)):.1e} "
+             f"(about eps / min(pi_hat))", np.max(np.abs(left - plain)) < 1e-4)
+claims.check(f"the bound is loose: the right side is at least {np.min(right / left):.1f} times the left "
+             f"(median {np.median(right / left):.0f} times)", np.min(right / left) > 2)
+
 
 
 # %% [markdown]
@@ -82,53 +83,47 @@ def bound_section(rng, claims, pairs):
 # follow on average) therefore walks *away* from the target.
 
 # %%
-def minimiser_section(claims, steps, out):
-    rng = np.random.default_rng(1)
-    target = rng.random((5, 5))
-    target /= target.sum(axis=-1, keepdims=True)
-    logits = rng.random((5, 5))
-    problem = make_toy1(target, logits)
-    outcomes = outcome_values(problem)  # F[r, k] = loss of row r when z = e_k
-    k_star = np.argmin(outcomes, axis=-1)
-    claims.check(f"argmin_k F_k is the target's most likely category in every row ({k_star.tolist()})",
-                 np.array_equal(k_star, np.argmax(target, axis=-1)))
-    theta, metric, surrogate = logits.copy(), [], []
-    for _ in range(steps):
-        metric.append(float(toy_metric(softmax(theta), target)))
-        surrogate.append(exact_objective(problem, theta))
-        theta -= 0.01 * exact_gradient(problem, theta)
-    pi_end = softmax(theta)
-    print("row 0: target   ", np.round(target[0], 3))
-    print("row 0: model at the end of exact gradient descent", np.round(pi_end[0], 3))
-    best = int(np.argmin(metric))
-    claims.check(f"the surrogate falls monotonically over {steps} exact steps ({surrogate[0]:.4f} -> {surrogate[-1]:.4f})",
-                 np.all(np.diff(surrogate) <= 1e-15))
-    claims.check(f"the true metric first falls (to {metric[best]:.4f} at step {best}) then rises (to {metric[-1]:.4f})",
-                 0 < best < steps - 1 and metric[-1] > metric[best])
-    claims.check(f"the model concentrates on k*: mean probability of k* rises from "
-                 f"{softmax(logits)[np.arange(5), k_star].mean():.3f} to {pi_end[np.arange(5), k_star].mean():.3f}",
-                 pi_end[np.arange(5), k_star].mean() > softmax(logits)[np.arange(5), k_star].mean())
+steps = 20000 if QUICK else 50000
+rng = np.random.default_rng(1)
+target = rng.random((5, 5))
+target /= target.sum(axis=-1, keepdims=True)
+logits = rng.random((5, 5))
+problem = make_toy1(target, logits)
+outcomes = outcome_values(problem)  # F[r, k] = loss of row r when z = e_k
+k_star = np.argmin(outcomes, axis=-1)
+claims.check(f"argmin_k F_k is the target's most likely category in every row ({k_star.tolist()})",
+             np.array_equal(k_star, np.argmax(target, axis=-1)))
+theta, metric, surrogate = logits.copy(), [], []
+for _ in range(steps):
+    metric.append(float(toy_metric(softmax(theta), target)))
+    surrogate.append(exact_objective(problem, theta))
+    theta -= 0.01 * exact_gradient(problem, theta)
+pi_end = softmax(theta)
+print("row 0: target   ", np.round(target[0], 3))
+print("row 0: model at the end of exact gradient descent", np.round(pi_end[0], 3))
+best = int(np.argmin(metric))
+claims.check(f"the surrogate falls monotonically over {steps} exact steps ({surrogate[0]:.4f} -> {surrogate[-1]:.4f})",
+             np.all(np.diff(surrogate) <= 1e-15))
+claims.check(f"the true metric first falls (to {metric[best]:.4f} at step {best}) then rises (to {metric[-1]:.4f})",
+             0 < best < steps - 1 and metric[-1] > metric[best])
+claims.check(f"the model concentrates on k*: mean probability of k* rises from "
+             f"{softmax(logits)[np.arange(5), k_star].mean():.3f} to {pi_end[np.arange(5), k_star].mean():.3f}",
+             pi_end[np.arange(5), k_star].mean() > softmax(logits)[np.arange(5), k_star].mean())
 
-    fig, ax = plt.subplots(figsize=(7, 4.2), constrained_layout=True)
-    ax.plot(metric, label="true metric: smoothed KL(target || model)")
-    ax.plot(np.array(surrogate) / 100, label="surrogate E_z loss(z), divided by 100")
-    ax.set_xlabel("exact gradient step on the surrogate (lr 0.01)")
-    ax.set_ylabel("value")
-    ax.set_yscale("log")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    ax.set_title("Minimising the post's surrogate exactly moves away from the target")
-    save_figure(fig, out, "02_surrogate_minimiser.png")
+fig, ax = plt.subplots(figsize=(7, 4.2), constrained_layout=True)
+ax.plot(metric, label="true metric: smoothed KL(target || model)")
+ax.plot(np.array(surrogate) / 100, label="surrogate E_z loss(z), divided by 100")
+ax.set_xlabel("exact gradient step on the surrogate (lr 0.01)")
+ax.set_ylabel("value")
+ax.set_yscale("log")
+ax.grid(True, which="both", alpha=0.3)
+ax.legend()
+ax.set_title("Minimising the post's surrogate exactly moves away from the target")
+show_figure(fig, "02_surrogate_minimiser.png")
 
+
+# %% [markdown]
+# ## Summary of the checked claims
 
 # %%
-def main(argv=None) -> int:
-    args = parse(argv, "The toy proof, verified, and the minimiser of the sampled objective.")
-    claims = Claims()
-    bound_section(np.random.default_rng(0), claims, 200 if args.quick else 2000)
-    minimiser_section(claims, 20000 if args.quick else 50000, args.out)
-    return claims.finish()
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+claims.finish()

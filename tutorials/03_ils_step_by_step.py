@@ -21,10 +21,8 @@
 # `ils_ref.ils_step` returns every intermediate quantity, so we can watch each step.
 
 # %%
-import sys
-
 import numpy as np
-from _tutorial import Claims, parse
+from _tutorial import Claims
 
 from ils_ref import ils_backward, ils_cache, ils_step, softmax_backward
 from ils_ref.checking.problems import toy1
@@ -32,6 +30,8 @@ from ils_ref.checking.problems import toy1
 
 def show(name, value):
     print(f"  {name:<10} {np.array2string(np.asarray(value), precision=4, suppress_small=True)}")
+
+claims = Claims()
 
 
 # %% [markdown]
@@ -43,37 +43,36 @@ def show(name, value):
 # SGD step pushes $z_1$ below zero. What $\pi_D$ is then depends on the policy.
 
 # %%
-def hand_example(claims):
-    cache = ils_cache(np.log([0.2, 0.3, 0.5]), 0)
-    g = np.array([1.0, 2.0, -1.0])
-    results = {}
-    for policy in ("clip", "signed"):
-        step = ils_step(g, cache, 0.1, policy=policy)
-        print(f"policy={policy!r}")
-        for name in ("dz", "delta", "w", "pi_d", "dlogits"):
-            show(name, getattr(step, name))
-        results[policy] = step
-    claims.check(f"Delta = g - g_k = {results['clip'].delta.tolist()}", np.allclose(results["clip"].delta, [0, 1, -2]))
-    claims.check("clip: pi_D = (1, 0, 0.2)/1.2 is a distribution",
-                 np.allclose(results["clip"].pi_d, np.array([1, 0, 0.2]) / 1.2) and (results["clip"].pi_d >= 0).all())
-    claims.check(f"signed: pi_D has a negative entry ({results['signed'].pi_d[1]:.4f}) but still sums to 1",
-                 results["signed"].pi_d[1] < 0 and np.isclose(results["signed"].pi_d.sum(), 1))
-    for policy, step in results.items():
-        claims.check(f"{policy}: dlogits = pi - pi_D", np.allclose(step.dlogits, cache.probs - step.pi_d, atol=1e-15))
-    try:
-        ils_backward(g, cache, 0.1, policy="raise")
-        raised = False
-    except ValueError as exc:
-        print(f"policy='raise': ValueError: {exc}")
-        raised = True
-    claims.check("policy='raise' refuses the step instead of returning a non-distribution", raised)
-    try:
-        ils_backward(np.array([0.0, 5.0, 5.0]), ils_cache(np.zeros(3), 0), 0.2, policy="signed")
-        undefined = False
-    except ValueError as exc:
-        print(f"signed with sum(z - alpha*Delta) = 1 - 10*0.2 < 0: ValueError: {exc}")
-        undefined = True
-    claims.check("where sum(z - alpha*Delta) <= 0 the signed policy raises instead of returning inf or NaN", undefined)
+cache = ils_cache(np.log([0.2, 0.3, 0.5]), 0)
+g = np.array([1.0, 2.0, -1.0])
+results = {}
+for policy in ("clip", "signed"):
+    step = ils_step(g, cache, 0.1, policy=policy)
+    print(f"policy={policy!r}")
+    for name in ("dz", "delta", "w", "pi_d", "dlogits"):
+        show(name, getattr(step, name))
+    results[policy] = step
+claims.check(f"Delta = g - g_k = {results['clip'].delta.tolist()}", np.allclose(results["clip"].delta, [0, 1, -2]))
+claims.check("clip: pi_D = (1, 0, 0.2)/1.2 is a distribution",
+             np.allclose(results["clip"].pi_d, np.array([1, 0, 0.2]) / 1.2) and (results["clip"].pi_d >= 0).all())
+claims.check(f"signed: pi_D has a negative entry ({results['signed'].pi_d[1]:.4f}) but still sums to 1",
+             results["signed"].pi_d[1] < 0 and np.isclose(results["signed"].pi_d.sum(), 1))
+for policy, step in results.items():
+    claims.check(f"{policy}: dlogits = pi - pi_D", np.allclose(step.dlogits, cache.probs - step.pi_d, atol=1e-15))
+try:
+    ils_backward(g, cache, 0.1, policy="raise")
+    raised = False
+except ValueError as exc:
+    print(f"policy='raise': ValueError: {exc}")
+    raised = True
+claims.check("policy='raise' refuses the step instead of returning a non-distribution", raised)
+try:
+    ils_backward(np.array([0.0, 5.0, 5.0]), ils_cache(np.zeros(3), 0), 0.2, policy="signed")
+    undefined = False
+except ValueError as exc:
+    print(f"signed with sum(z - alpha*Delta) = 1 - 10*0.2 < 0: ValueError: {exc}")
+    undefined = True
+claims.check("where sum(z - alpha*Delta) <= 0 the signed policy raises instead of returning inf or NaN", undefined)
 
 
 # %% [markdown]
@@ -85,19 +84,18 @@ def hand_example(claims):
 # output (without its $10^{-7}$) *is* the default.
 
 # %%
-def prototype_example(claims):
-    rng = np.random.default_rng(3)
-    logits = rng.normal(size=(4, 5))
-    cache = ils_cache(logits, np.array([0, 2, 4, 1]))
-    g = rng.normal(size=(4, 5)) * 0.2
-    proto = ils_backward(g, cache, 0.01, prototype=True, policy="signed", prototype_eps=0.0)
-    default = ils_backward(g, cache, 0.01, policy="signed")
-    gap = np.abs(softmax_backward(proto, cache.probs) - default).max()
-    show("prototype", proto[0])
-    show("default", default[0])
-    claims.check(f"softmax_backward(prototype) equals the default (max difference {gap:.1e})", gap < 1e-14)
-    claims.check(f"the prototype's rows do not sum to zero (row sums {np.round(proto.sum(-1), 3).tolist()}): "
-                 f"it is not a logit gradient of anything", np.all(np.abs(proto.sum(-1)) > 0.5))
+rng = np.random.default_rng(3)
+logits = rng.normal(size=(4, 5))
+cache = ils_cache(logits, np.array([0, 2, 4, 1]))
+g = rng.normal(size=(4, 5)) * 0.2
+proto = ils_backward(g, cache, 0.01, prototype=True, policy="signed", prototype_eps=0.0)
+default = ils_backward(g, cache, 0.01, policy="signed")
+gap = np.abs(softmax_backward(proto, cache.probs) - default).max()
+show("prototype", proto[0])
+show("default", default[0])
+claims.check(f"softmax_backward(prototype) equals the default (max difference {gap:.1e})", gap < 1e-14)
+claims.check(f"the prototype's rows do not sum to zero (row sums {np.round(proto.sum(-1), 3).tolist()}): "
+             f"it is not a logit gradient of anything", np.all(np.abs(proto.sum(-1)) > 0.5))
 
 
 # %% [markdown]
@@ -112,34 +110,26 @@ def prototype_example(claims):
 # whatever $\alpha$ is. The smoothing constant, not $\alpha$, sets the step.
 
 # %%
-def toy_example(claims):
-    problem = toy1(seed=0)
-    cache = ils_cache(problem.logits, np.zeros(5, dtype=int))
-    g = problem.grad(cache.z)
-    removed = problem.target.copy()
-    removed[:, 0] = 0
-    removed /= removed.sum(-1, keepdims=True)
-    show("target", problem.target[0])
-    show("removed", removed[0])
-    gaps = {}
-    for alpha in (0.1, 0.01, 0.001):
-        pi_d = ils_step(g, cache, alpha).pi_d
-        gaps[alpha] = np.abs(pi_d - removed).max()
-        show(f"a={alpha:g}", pi_d[0])
-    claims.check("pi_D is the target with the drawn category removed, to within "
-                 + ", ".join(f"{v:.1e} (alpha={a:g})" for a, v in gaps.items()),
-                 max(gaps.values()) < 2e-3)
+problem = toy1(seed=0)
+cache = ils_cache(problem.logits, np.zeros(5, dtype=int))
+g = problem.grad(cache.z)
+removed = problem.target.copy()
+removed[:, 0] = 0
+removed /= removed.sum(-1, keepdims=True)
+show("target", problem.target[0])
+show("removed", removed[0])
+gaps = {}
+for alpha in (0.1, 0.01, 0.001):
+    pi_d = ils_step(g, cache, alpha).pi_d
+    gaps[alpha] = np.abs(pi_d - removed).max()
+    show(f"a={alpha:g}", pi_d[0])
+claims.check("pi_D is the target with the drawn category removed, to within "
+             + ", ".join(f"{v:.1e} (alpha={a:g})" for a, v in gaps.items()),
+             max(gaps.values()) < 2e-3)
 
+
+# %% [markdown]
+# ## Summary of the checked claims
 
 # %%
-def main(argv=None) -> int:
-    parse(argv, "Algorithm 1 step by step.")
-    claims = Claims()
-    hand_example(claims)
-    prototype_example(claims)
-    toy_example(claims)
-    return claims.finish()
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+claims.finish()

@@ -33,16 +33,15 @@
 
 # %%
 import os
-import sys
 
 import numpy as np
-from _tutorial import Claims, parse
+from _tutorial import OUT, QUICK, REPO, Claims, show_file
 
 from ils_ref import kl_divergence, softmax
 from ils_ref.estimators.interface import ils_expected_gradient
 from ils_ref.experiments.toy1 import Setting, make_problems, order_settings, toy_metric, train
 from ils_ref.checking.problems import make_toy1
-from ils_ref.experiments.reproduce import run, summary_table, window, write_figures
+from ils_ref.experiments.reproduce import run_or_load, save_npz, summary_table, window, write_figures
 from ils_ref.experiments.toy1 import mean_interval
 
 # the post's figure, read off by eye: (setting, final plateau)
@@ -59,6 +58,8 @@ POST_READINGS = {
 def final_per_seed(result, i):
     return result.curves[i][:, -window(result.steps):].mean(axis=-1)
 
+claims = Claims()
+
 
 # %% [markdown]
 # ## The reproduction
@@ -68,34 +69,38 @@ def final_per_seed(result, i):
 # mean and 95% band, with ILS's chain-ruled default and the exact gradient added.
 
 # %%
-def reproduction(args, claims):
-    steps, seeds = (10_000, 3) if args.quick else (50_000, 10)
-    result = run(steps=steps, seeds=seeds)
-    print(summary_table(result))
-    for path in write_figures(result, args.out):
-        print(f"wrote {path}")
-    names = result.names
-    w = window(steps)
-    print("\npost (read off its figure) vs this reproduction (faithful run, mean of the last steps):")
-    for name, post in POST_READINGS.items():
-        i = names.index(name)
-        print(f"  {name:<26} post ~{post:<7g} here {result.faithful[i, -w:].mean():.4f}")
-    for a in (0.1, 0.01, 0.001):
-        i = names.index(f"ils-prototype alpha={a:g}")
-        curve = result.faithful[i]
-        settle = int(np.argmax(curve < 0.1 * curve[0]))
-        claims.check(f"faithful ILS alpha={a:g}: below 10% of its start by step {settle}, as fast as in the post",
-                     0 < settle < 1000)
-    i = names.index("gumbel T=0.1")
+steps, seeds = (10_000, 3) if QUICK else (50_000, 10)
+saved = [os.path.join(REPO, "results", "toy1_curves.npz"), os.path.join(OUT, "toy1_curves.npz")]
+result, source = run_or_load(saved, steps, seeds, progress=lambda step, total, seconds: print(
+    f"  step {step:>6}/{total}  {seconds:5.1f} s", flush=True))
+if source:
+    print(f"reusing {source} ({steps} steps, {seeds} seeds: the same numbers a new run would give)")
+else:
+    save_npz(result, saved[1])
+print(summary_table(result))
+for path in write_figures(result, OUT):
+    show_file(path)
+names = result.names
+w = window(steps)
+print("\npost (read off its figure) vs this reproduction (faithful run, mean of the last steps):")
+for name, post in POST_READINGS.items():
+    i = names.index(name)
+    print(f"  {name:<26} post ~{post:<7g} here {result.faithful[i, -w:].mean():.4f}")
+for a in (0.1, 0.01, 0.001):
+    i = names.index(f"ils-prototype alpha={a:g}")
     curve = result.faithful[i]
-    claims.check(f"faithful Gumbel T=0.1 reaches its minimum {curve.min():.4f} at step {int(np.argmin(curve))} "
-                 f"and ends {curve[-w:].mean() / curve.min():.1f}x higher: the post's rise is reproduced",
-                 curve[-w:].mean() > 1.5 * curve.min() and np.argmin(curve) < steps // 2)
-    i = names.index("gumbel T=10")
-    curve = result.faithful[i]
-    claims.check(f"faithful Gumbel T=10 is still falling at the end ({curve[0]:.4f} -> {curve[-1]:.4f})",
-                 curve[-1] < curve[0] and curve[-1] > 0.25 * curve[0])
-    return result
+    settle = int(np.argmax(curve < 0.1 * curve[0]))
+    claims.check(f"faithful ILS alpha={a:g}: below 10% of its start by step {settle}, as fast as in the post",
+                 0 < settle < 1000)
+i = names.index("gumbel T=0.1")
+curve = result.faithful[i]
+claims.check(f"faithful Gumbel T=0.1 reaches its minimum {curve.min():.4f} at step {int(np.argmin(curve))} "
+             f"and ends {curve[-w:].mean() / curve.min():.1f}x higher: the post's rise is reproduced",
+             curve[-w:].mean() > 1.5 * curve.min() and np.argmin(curve) < steps // 2)
+i = names.index("gumbel T=10")
+curve = result.faithful[i]
+claims.check(f"faithful Gumbel T=10 is still falling at the end ({curve[0]:.4f} -> {curve[-1]:.4f})",
+             curve[-1] < curve[0] and curve[-1] > 0.25 * curve[0])
 
 
 # %% [markdown]
@@ -107,12 +112,12 @@ def reproduction(args, claims):
 # and after a brief descent it climbs away from the target.
 
 # %%
-def question_1(result, claims):
-    i = result.names.index("exact gradient")
-    mean = result.curves[i].mean(axis=0)
-    best = int(np.argmin(mean))
-    claims.check(f"the exact gradient of the post's objective bottoms out at {mean[best]:.4f} (step {best}) "
-                 f"and ends at {mean[-1]:.4f}, {mean[-1] / mean[best]:.1f}x higher", mean[-1] > 1.5 * mean[best])
+print("Question 1")
+i = result.names.index("exact gradient")
+mean = result.curves[i].mean(axis=0)
+best = int(np.argmin(mean))
+claims.check(f"the exact gradient of the post's objective bottoms out at {mean[best]:.4f} (step {best}) "
+             f"and ends at {mean[-1]:.4f}, {mean[-1] / mean[best]:.1f}x higher", mean[-1] > 1.5 * mean[best])
 
 
 # %% [markdown]
@@ -127,27 +132,28 @@ def question_1(result, claims):
 # convergence to ILS's own biased fixed point.
 
 # %%
-def question_2(result, claims, iterations):
-    targets = result.targets
-    metrics = {}
-    for alpha in (0.1, 0.001):
-        star = []
-        for p in range(targets.shape[0]):
-            problem = make_toy1(targets[p], np.zeros_like(targets[p]))
-            theta = np.zeros_like(targets[p])
-            for _ in range(iterations):
-                theta -= ils_expected_gradient(problem, alpha, theta)
-            star.append(softmax(theta))
-        star = np.array(star)
-        metrics[alpha] = toy_metric(star, targets)
-        print(f"  alpha={alpha:g}: row 0 of problem 0: target {np.round(targets[0, 0], 3)}, pi* {np.round(star[0, 0], 3)}")
-    plateau = np.mean([final_per_seed(result, result.names.index(f"ils alpha={a:g}")).mean() for a in (0.1, 0.01, 0.001)])
-    at_star = metrics[0.1].mean()
-    claims.check(f"the fixed point is biased: metric at pi* = {at_star:.5f} (0 would be the target)", at_star > 1e-4)
-    claims.check(f"pi* is the same for alpha = 0.1 and 0.001 (metrics differ by {np.abs(metrics[0.1] - metrics[0.001]).max():.1e})",
-                 np.abs(metrics[0.1] - metrics[0.001]).max() < 1e-4)
-    claims.check(f"the ILS training plateau ({plateau:.5f}) is the metric at pi* ({at_star:.5f}) to within "
-                 f"{abs(plateau / at_star - 1):.0%}", abs(plateau / at_star - 1) < 0.25)
+print("Question 2")
+iterations = 1000 if QUICK else 4000
+targets = result.targets
+metrics = {}
+for alpha in (0.1, 0.001):
+    star = []
+    for p in range(targets.shape[0]):
+        problem = make_toy1(targets[p], np.zeros_like(targets[p]))
+        theta = np.zeros_like(targets[p])
+        for _ in range(iterations):
+            theta -= ils_expected_gradient(problem, alpha, theta)
+        star.append(softmax(theta))
+    star = np.array(star)
+    metrics[alpha] = toy_metric(star, targets)
+    print(f"  alpha={alpha:g}: row 0 of problem 0: target {np.round(targets[0, 0], 3)}, pi* {np.round(star[0, 0], 3)}")
+plateau = np.mean([final_per_seed(result, result.names.index(f"ils alpha={a:g}")).mean() for a in (0.1, 0.01, 0.001)])
+at_star = metrics[0.1].mean()
+claims.check(f"the fixed point is biased: metric at pi* = {at_star:.5f} (0 would be the target)", at_star > 1e-4)
+claims.check(f"pi* is the same for alpha = 0.1 and 0.001 (metrics differ by {np.abs(metrics[0.1] - metrics[0.001]).max():.1e})",
+             np.abs(metrics[0.1] - metrics[0.001]).max() < 1e-4)
+claims.check(f"the ILS training plateau ({plateau:.5f}) is the metric at pi* ({at_star:.5f}) to within "
+             f"{abs(plateau / at_star - 1):.0%}", abs(plateau / at_star - 1) < 0.25)
 
 
 # %% [markdown]
@@ -163,28 +169,30 @@ def question_2(result, claims, iterations):
 # problems.
 
 # %%
-def question_3(claims, steps, seeds):
-    targets, logits = make_problems(np.arange(seeds))
-    settings = order_settings([Setting("ils", a) for a in (0.1, 0.01, 0.001)] + [Setting("exact")])
-    n = len(settings)
-    table = {}
-    print(f"  {'epsilon':>8}  " + "  ".join(f"{s.name:>16}" for s in settings))
-    for eps in (1e-8, 1e-6, 1e-4, 1e-2):
-        _, theta = train(settings, np.broadcast_to(targets, (n,) + targets.shape).copy(),
-                         np.broadcast_to(logits, (n,) + logits.shape).copy(), steps=steps, smoothing=eps,
-                         return_logits=True)
-        kl = kl_divergence(np.broadcast_to(targets, theta.shape), softmax(theta)).mean(axis=(1, 2))
-        table[eps] = kl
-        print(f"  {eps:>8g}  " + "  ".join(f"{v:>16.4f}" for v in kl))
-    spread = {eps: kl[:3].max() / kl[:3].min() for eps, kl in table.items()}
-    claims.check(f"at eps = 1e-8 the three alphas end within a factor {spread[1e-8]:.2f} of each other",
-                 spread[1e-8] < 1.3)
-    claims.check(f"at eps = 1e-2 they end a factor {spread[1e-2]:.0f} apart: alpha matters only once the smoothing is large",
-                 spread[1e-2] > 5)
-    claims.check("for eps <= 1e-4 the exact gradient ends farther from the target than every ILS setting",
-                 all(kl[3] > kl[:3].max() for eps, kl in table.items() if eps <= 1e-4))
-    claims.check(f"at eps = 1e-2, ILS with alpha = 0.001 has hardly moved and ends farther still "
-                 f"({table[1e-2][2]:.4f} vs exact {table[1e-2][3]:.4f})", table[1e-2][2] > table[1e-2][3])
+print("Question 3")
+steps = 3000 if QUICK else 20_000
+seeds = 3 if QUICK else 10
+targets, logits = make_problems(np.arange(seeds))
+settings = order_settings([Setting("ils", a) for a in (0.1, 0.01, 0.001)] + [Setting("exact")])
+n = len(settings)
+table = {}
+print(f"  {'epsilon':>8}  " + "  ".join(f"{s.name:>16}" for s in settings))
+for eps in (1e-8, 1e-6, 1e-4, 1e-2):
+    _, theta = train(settings, np.broadcast_to(targets, (n,) + targets.shape).copy(),
+                     np.broadcast_to(logits, (n,) + logits.shape).copy(), steps=steps, smoothing=eps,
+                     return_logits=True)
+    kl = kl_divergence(np.broadcast_to(targets, theta.shape), softmax(theta)).mean(axis=(1, 2))
+    table[eps] = kl
+    print(f"  {eps:>8g}  " + "  ".join(f"{v:>16.4f}" for v in kl))
+spread = {eps: kl[:3].max() / kl[:3].min() for eps, kl in table.items()}
+claims.check(f"at eps = 1e-8 the three alphas end within a factor {spread[1e-8]:.2f} of each other",
+             spread[1e-8] < 1.3)
+claims.check(f"at eps = 1e-2 they end a factor {spread[1e-2]:.0f} apart: alpha matters only once the smoothing is large",
+             spread[1e-2] > 5)
+claims.check("for eps <= 1e-4 the exact gradient ends farther from the target than every ILS setting",
+             all(kl[3] > kl[:3].max() for eps, kl in table.items() if eps <= 1e-4))
+claims.check(f"at eps = 1e-2, ILS with alpha = 0.001 has hardly moved and ends farther still "
+             f"({table[1e-2][2]:.4f} vs exact {table[1e-2][3]:.4f})", table[1e-2][2] > table[1e-2][3])
 
 
 # %% [markdown]
@@ -197,23 +205,23 @@ def question_3(claims, steps, seeds):
 # runs: the probability of the target's mode at the end of training.
 
 # %%
-def question_4(result, claims):
-    mode = np.argmax(result.targets, axis=-1)
-    target_mass = np.take_along_axis(result.targets, mode[..., None], -1).mean()
+print("Question 4")
+mode = np.argmax(result.targets, axis=-1)
+target_mass = np.take_along_axis(result.targets, mode[..., None], -1).mean()
 
-    def mode_mass(name):
-        probs = softmax(result.final_logits[result.names.index(name)])
-        return np.take_along_axis(probs, mode[..., None], -1).mean()
+def mode_mass(name):
+    probs = softmax(result.final_logits[result.names.index(name)])
+    return np.take_along_axis(probs, mode[..., None], -1).mean()
 
-    masses = {name: mode_mass(name) for name in ("exact gradient", "gumbel T=0.1", "gumbel T=1", "ils alpha=0.01")}
-    print(f"  target's own probability of its mode: {target_mass:.3f}")
-    for name, m in masses.items():
-        print(f"  {name:<16} probability of the target's mode at the end: {m:.3f}")
-    claims.check(f"exact gradient and Gumbel T=0.1 overshoot the mode ({masses['exact gradient']:.3f}, "
-                 f"{masses['gumbel T=0.1']:.3f} > {target_mass:.3f})",
-                 masses["exact gradient"] > target_mass and masses["gumbel T=0.1"] > target_mass)
-    claims.check(f"ILS stays near the target's mass ({masses['ils alpha=0.01']:.3f} vs {target_mass:.3f})",
-                 abs(masses["ils alpha=0.01"] - target_mass) < abs(masses["gumbel T=0.1"] - target_mass))
+masses = {name: mode_mass(name) for name in ("exact gradient", "gumbel T=0.1", "gumbel T=1", "ils alpha=0.01")}
+print(f"  target's own probability of its mode: {target_mass:.3f}")
+for name, m in masses.items():
+    print(f"  {name:<16} probability of the target's mode at the end: {m:.3f}")
+claims.check(f"exact gradient and Gumbel T=0.1 overshoot the mode ({masses['exact gradient']:.3f}, "
+             f"{masses['gumbel T=0.1']:.3f} > {target_mass:.3f})",
+             masses["exact gradient"] > target_mass and masses["gumbel T=0.1"] > target_mass)
+claims.check(f"ILS stays near the target's mass ({masses['ils alpha=0.01']:.3f} vs {target_mass:.3f})",
+             abs(masses["ils alpha=0.01"] - target_mass) < abs(masses["gumbel T=0.1"] - target_mass))
 
 
 # %% [markdown]
@@ -225,33 +233,23 @@ def question_4(result, claims):
 # post's ILS plateaus (0.001 < 0.0025 < 0.003) is not a property of $\alpha$.
 
 # %%
-def question_5(result, claims):
-    intervals = {}
-    for a in (0.1, 0.01, 0.001):
-        name = f"ils-prototype alpha={a:g}"
-        values = final_per_seed(result, result.names.index(name))
-        intervals[a] = mean_interval(values)[1:]
-        faithful = result.faithful[result.names.index(name), -window(result.steps):].mean()
-        print(f"  {name:<26} fair: {values.mean():.5f}  95% CI [{intervals[a][0]:.5f}, {intervals[a][1]:.5f}]   "
-              f"faithful (own problem): {faithful:.5f}")
-    lo = max(v[0] for v in intervals.values())
-    hi = min(v[1] for v in intervals.values())
-    claims.check(f"the fair 95% intervals of the three alphas overlap (common range [{lo:.5f}, {hi:.5f}])", lo <= hi)
+print("Question 5")
+intervals = {}
+for a in (0.1, 0.01, 0.001):
+    name = f"ils-prototype alpha={a:g}"
+    values = final_per_seed(result, result.names.index(name))
+    intervals[a] = mean_interval(values)[1:]
+    faithful = result.faithful[result.names.index(name), -window(result.steps):].mean()
+    print(f"  {name:<26} fair: {values.mean():.5f}  95% CI [{intervals[a][0]:.5f}, {intervals[a][1]:.5f}]   "
+          f"faithful (own problem): {faithful:.5f}")
+lo = max(v[0] for v in intervals.values())
+hi = min(v[1] for v in intervals.values())
+claims.check(f"the fair 95% intervals of the three alphas overlap (common range [{lo:.5f}, {hi:.5f}])", lo <= hi)
 
+
+# %% [markdown]
+# ## Summary of the checked claims
 
 # %%
-def main(argv=None) -> int:
-    args = parse(argv, "Toy experiment 1: the reproduction and its audit.")
-    claims = Claims()
-    result = reproduction(args, claims)
-    print("\nQuestion 1"), question_1(result, claims)
-    print("\nQuestion 2"), question_2(result, claims, 1000 if args.quick else 4000)
-    print("\nQuestion 3"), question_3(claims, 3000 if args.quick else 20_000, 3 if args.quick else 10)
-    print("\nQuestion 4"), question_4(result, claims)
-    print("\nQuestion 5"), question_5(result, claims)
-    print(f"\nfigures in {os.path.abspath(args.out)}")
-    return claims.finish()
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+print(f"figures in {os.path.abspath(OUT)}")
+claims.finish()

@@ -19,14 +19,12 @@
 # (`ils_expected_gradient`, enumerating the draws), so its bias is known without noise.
 
 # %%
-import sys
-
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from _tutorial import Claims, parse, save_figure  # noqa: E402
+from _tutorial import QUICK, Claims, show_figure  # noqa: E402
 
 from ils_ref.experiments.compare import compare, format_table  # noqa: E402
 from ils_ref.estimators.interface import ils_expected_gradient  # noqa: E402
@@ -51,15 +49,16 @@ def short(label):
 
 
 # %%
-def tables(samples):
-    out = {}
-    for name in PROBLEMS:
-        problem = make_problem(name)
-        rows = compare(problem, n_samples=samples, seed=0)
-        print(format_table(problem, rows, samples, 0))
-        print()
-        out[name] = (problem, rows)
-    return out
+samples = 20_000 if QUICK else 100_000
+results = {}
+for name in PROBLEMS:
+    problem = make_problem(name)
+    rows = compare(problem, n_samples=samples, seed=0)
+    print(format_table(problem, rows, samples, 0))
+    print()
+    results[name] = (problem, rows)
+
+claims = Claims()
 
 
 # %% [markdown]
@@ -71,36 +70,35 @@ def tables(samples):
 # Bottom row: the cosine between the mean estimate and the exact gradient.
 
 # %%
-def figure(results, samples, out):
-    fig, axes = plt.subplots(2, 3, figsize=(16, 10), constrained_layout=True, height_ratios=[1.2, 1])
-    for col, name in enumerate(PROBLEMS):
-        problem, rows = results[name]
-        ax = axes[0, col]
-        ok = [r for r in rows if "error" not in r]
-        var = np.array([r["variance"] for r in ok])
-        for r in ok:
-            ax.scatter(r["variance"], max(r["bias_norm"], 1e-12), color=FAMILY_COLORS[r["estimator"]], s=30)
-            ax.annotate(short(r["label"]), (r["variance"], max(r["bias_norm"], 1e-12)), fontsize=7,
-                        xytext=(4, 2), textcoords="offset points")
-        grid = np.geomspace(var.min() / 2, var.max() * 2, 50)
-        ax.plot(grid, np.sqrt(grid / samples), color="grey", lw=1, label="noise level sqrt(variance / n)")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("variance of one estimate")
-        ax.set_ylabel("bias norm |mean - exact|")
-        ax.set_title(f"{name}: bias vs variance ({samples} estimates each)", fontsize=10)
-        ax.grid(True, which="both", alpha=0.25)
-        ax.legend(fontsize=8, loc="lower right")
-        ax = axes[1, col]
-        labels = [short(r["label"]) for r in ok]
-        ax.barh(range(len(ok)), [r["cosine"] for r in ok], color=[FAMILY_COLORS[r["estimator"]] for r in ok])
-        ax.set_yticks(range(len(ok)), labels, fontsize=7)
-        ax.set_xlim(-1, 1)
-        ax.axvline(0, color="black", lw=0.6)
-        ax.set_xlabel("cosine(mean estimate, exact gradient)")
-        ax.invert_yaxis()
-        ax.grid(True, axis="x", alpha=0.25)
-    save_figure(fig, out, "05_estimators_compared.png")
+fig, axes = plt.subplots(2, 3, figsize=(16, 10), constrained_layout=True, height_ratios=[1.2, 1])
+for col, name in enumerate(PROBLEMS):
+    problem, rows = results[name]
+    ax = axes[0, col]
+    ok = [r for r in rows if "error" not in r]
+    var = np.array([r["variance"] for r in ok])
+    for r in ok:
+        ax.scatter(r["variance"], max(r["bias_norm"], 1e-12), color=FAMILY_COLORS[r["estimator"]], s=30)
+        ax.annotate(short(r["label"]), (r["variance"], max(r["bias_norm"], 1e-12)), fontsize=7,
+                    xytext=(4, 2), textcoords="offset points")
+    grid = np.geomspace(var.min() / 2, var.max() * 2, 50)
+    ax.plot(grid, np.sqrt(grid / samples), color="grey", lw=1, label="noise level sqrt(variance / n)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("variance of one estimate")
+    ax.set_ylabel("bias norm |mean - exact|")
+    ax.set_title(f"{name}: bias vs variance ({samples} estimates each)", fontsize=10)
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=8, loc="lower right")
+    ax = axes[1, col]
+    labels = [short(r["label"]) for r in ok]
+    ax.barh(range(len(ok)), [r["cosine"] for r in ok], color=[FAMILY_COLORS[r["estimator"]] for r in ok])
+    ax.set_yticks(range(len(ok)), labels, fontsize=7)
+    ax.set_xlim(-1, 1)
+    ax.axvline(0, color="black", lw=0.6)
+    ax.set_xlabel("cosine(mean estimate, exact gradient)")
+    ax.invert_yaxis()
+    ax.grid(True, axis="x", alpha=0.25)
+show_figure(fig, "05_estimators_compared.png")
 
 
 # %% [markdown]
@@ -126,72 +124,61 @@ def figure(results, samples, out):
 #   and its cosine to the exact gradient is near zero on the Bernoulli quadratic.
 
 # %%
-def ils_exact_section(claims):
-    print("ILS, exact expectation over the draws (no sampling):")
-    cos = {}
-    for name in PROBLEMS:
-        problem = make_problem(name)
-        exact = exact_gradient(problem)
-        for alpha in (0.1, 0.01, 0.001):
-            mean = ils_expected_gradient(problem, alpha)
-            cos[name, alpha] = cosine(mean, exact)
-            ratio = np.linalg.norm(mean) / np.linalg.norm(exact)
-            print(f"  {name:<20} alpha={alpha:<6g} cosine to exact {cos[name, alpha]:+.4f}   |E ils| / |exact| = {ratio:.4f}")
-    claims.check("on toy 1 and the linear losses the exact ILS expectation is not parallel to the exact gradient "
-                 f"(cosines between {min(v for (n, a), v in cos.items() if n != 'bernoulli-quadratic'):.3f} and "
-                 f"{max(v for (n, a), v in cos.items() if n != 'bernoulli-quadratic'):.3f})",
-                 all(v < 0.99 for (n, a), v in cos.items() if n != "bernoulli-quadratic"))
-    problem = make_problem("bernoulli-quadratic")
+print("ILS, exact expectation over the draws (no sampling):")
+cos = {}
+for name in PROBLEMS:
+    problem = make_problem(name)
     exact = exact_gradient(problem)
-    small = ils_expected_gradient(problem, 0.001)
-    claims.check(f"on the Bernoulli quadratic E[ILS] at alpha = 0.001 is {np.linalg.norm(small) / np.linalg.norm(exact) / 0.001:.2f}"
-                 " * alpha times the exact gradient, pointing the right way",
-                 cos["bernoulli-quadratic", 0.001] > 0.999 and abs(np.linalg.norm(small) / np.linalg.norm(exact) / 0.001 - 4) < 0.2)
+    for alpha in (0.1, 0.01, 0.001):
+        mean = ils_expected_gradient(problem, alpha)
+        cos[name, alpha] = cosine(mean, exact)
+        ratio = np.linalg.norm(mean) / np.linalg.norm(exact)
+        print(f"  {name:<20} alpha={alpha:<6g} cosine to exact {cos[name, alpha]:+.4f}   |E ils| / |exact| = {ratio:.4f}")
+claims.check("on toy 1 and the linear losses the exact ILS expectation is not parallel to the exact gradient "
+             f"(cosines between {min(v for (n, a), v in cos.items() if n != 'bernoulli-quadratic'):.3f} and "
+             f"{max(v for (n, a), v in cos.items() if n != 'bernoulli-quadratic'):.3f})",
+             all(v < 0.99 for (n, a), v in cos.items() if n != "bernoulli-quadratic"))
+problem = make_problem("bernoulli-quadratic")
+exact = exact_gradient(problem)
+small = ils_expected_gradient(problem, 0.001)
+claims.check(f"on the Bernoulli quadratic E[ILS] at alpha = 0.001 is {np.linalg.norm(small) / np.linalg.norm(exact) / 0.001:.2f}"
+             " * alpha times the exact gradient, pointing the right way",
+             cos["bernoulli-quadratic", 0.001] > 0.999 and abs(np.linalg.norm(small) / np.linalg.norm(exact) / 0.001 - 4) < 0.2)
 
 
-def table_claims(results, claims):
-    def row(problem, label):
-        return next(r for r in results[problem][1] if r["label"] == label)
+def row(problem, label):
+    return next(r for r in results[problem][1] if r["label"] == label)
 
-    for name in ("bernoulli-quadratic", "linear"):
-        for label in ("reinforce", "reinforce-loo(group=4)"):
-            claims.check(f"{name}: {label} is '{row(name, label)['verdict']}'",
-                         row(name, label)["verdict"] == "consistent with unbiased")
-    for name in PROBLEMS:
-        loo, plain = row(name, "reinforce-loo(group=4)")["variance"], row(name, "reinforce")["variance"]
-        claims.check(f"{name}: the leave-one-out baseline cuts REINFORCE's variance {plain / loo:.0f}x", plain / loo > 3)
-        ok = [r for r in results[name][1] if "error" not in r]
-        lowest = min(ok, key=lambda r: r["variance"])
-        t10 = row(name, "gumbel(temperature=10.0)")
-        claims.check(f"{name}: Gumbel T=10 has the lowest variance ({t10['variance']:.2g}) and is '{t10['verdict']}'",
-                     lowest is t10 and t10["verdict"] == "biased")
-        ils_rows = [r for r in ok if r["estimator"] == "ils"]
-        claims.check(f"{name}: ILS is flagged biased at " + ", ".join(
-            f"alpha={r['params']['alpha']:g} (|z|={r['max_abs_z']:.0f})" for r in ils_rows if r["verdict"] == "biased"),
-            any(r["verdict"] == "biased" for r in ils_rows))
-    protos = [r for r in results["bernoulli-quadratic"][1] if r["estimator"] == "ils-prototype" and "error" not in r]
-    claims.check("bernoulli-quadratic: the prototype's mean is nearly orthogonal to the exact gradient (cosines "
-                 + ", ".join(f"{r['cosine']:+.3f}" for r in protos) + ")", all(abs(r["cosine"]) < 0.2 for r in protos))
-    bq_ils = [r for r in results["bernoulli-quadratic"][1] if r["estimator"] == "ils"]
-    claims.check("bernoulli-quadratic: ILS's signal-to-noise ratio is tiny (SNR "
-                 + ", ".join(f"{r['snr']:.3f}" for r in bq_ils) + " for alpha = 0.1, 0.01, 0.001)",
-                 all(r["snr"] < 0.1 for r in bq_ils))
-    st = row("bernoulli-quadratic", "straight-through(temperature=1.0)")
-    claims.check(f"bernoulli-quadratic: straight-through is '{st['verdict']}' (|z| = {st['max_abs_z']:.1f})",
-                 st["verdict"] == "biased")
+for name in ("bernoulli-quadratic", "linear"):
+    for label in ("reinforce", "reinforce-loo(group=4)"):
+        claims.check(f"{name}: {label} is '{row(name, label)['verdict']}'",
+                     row(name, label)["verdict"] == "consistent with unbiased")
+for name in PROBLEMS:
+    loo, plain = row(name, "reinforce-loo(group=4)")["variance"], row(name, "reinforce")["variance"]
+    claims.check(f"{name}: the leave-one-out baseline cuts REINFORCE's variance {plain / loo:.0f}x", plain / loo > 3)
+    ok = [r for r in results[name][1] if "error" not in r]
+    lowest = min(ok, key=lambda r: r["variance"])
+    t10 = row(name, "gumbel(temperature=10.0)")
+    claims.check(f"{name}: Gumbel T=10 has the lowest variance ({t10['variance']:.2g}) and is '{t10['verdict']}'",
+                 lowest is t10 and t10["verdict"] == "biased")
+    ils_rows = [r for r in ok if r["estimator"] == "ils"]
+    claims.check(f"{name}: ILS is flagged biased at " + ", ".join(
+        f"alpha={r['params']['alpha']:g} (|z|={r['max_abs_z']:.0f})" for r in ils_rows if r["verdict"] == "biased"),
+        any(r["verdict"] == "biased" for r in ils_rows))
+protos = [r for r in results["bernoulli-quadratic"][1] if r["estimator"] == "ils-prototype" and "error" not in r]
+claims.check("bernoulli-quadratic: the prototype's mean is nearly orthogonal to the exact gradient (cosines "
+             + ", ".join(f"{r['cosine']:+.3f}" for r in protos) + ")", all(abs(r["cosine"]) < 0.2 for r in protos))
+bq_ils = [r for r in results["bernoulli-quadratic"][1] if r["estimator"] == "ils"]
+claims.check("bernoulli-quadratic: ILS's signal-to-noise ratio is tiny (SNR "
+             + ", ".join(f"{r['snr']:.3f}" for r in bq_ils) + " for alpha = 0.1, 0.01, 0.001)",
+             all(r["snr"] < 0.1 for r in bq_ils))
+st = row("bernoulli-quadratic", "straight-through(temperature=1.0)")
+claims.check(f"bernoulli-quadratic: straight-through is '{st['verdict']}' (|z| = {st['max_abs_z']:.1f})",
+             st["verdict"] == "biased")
 
+
+# %% [markdown]
+# ## Summary of the checked claims
 
 # %%
-def main(argv=None) -> int:
-    args = parse(argv, "The estimators compared on three problems.")
-    samples = 20_000 if args.quick else 100_000
-    claims = Claims()
-    results = tables(samples)
-    figure(results, samples, args.out)
-    ils_exact_section(claims)
-    table_claims(results, claims)
-    return claims.finish()
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+claims.finish()

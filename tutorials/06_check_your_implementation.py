@@ -25,12 +25,12 @@
 # installed, a `torch.autograd.Function` and torch's Gumbel-softmax construction.
 
 # %%
-import sys
-
 import numpy as np
-from _tutorial import Claims, parse
+from _tutorial import Claims
 
 from ils_ref.checking.conformance import check, load_vectors
+
+claims = Claims()
 
 
 # %% [markdown]
@@ -72,21 +72,20 @@ def ignores_alpha(logits, index, dz, alpha):
 # value depends on the clip policy).
 
 # %%
-def numpy_section(claims):
-    verdicts = {}
-    for fn in (correct, prototype_mixup, ignores_alpha):
-        report = check(fn, op="ils_backward")
-        print(f"--- {fn.__name__}")
-        print(report)
-        verdicts[fn.__name__] = report
-    n = len(verdicts["correct"].results)
-    claims.check(f"the correct implementation passes all {n} cases", verdicts["correct"].ok)
-    claims.check(f"the probabilities/logits mix-up fails {verdicts['prototype_mixup'].n_failed} of {n} cases",
-                 verdicts["prototype_mixup"].n_failed == n)
-    passed = {r.id for r in verdicts["ignores_alpha"].results if r.ok}
-    at_01 = {c["id"] for c in load_vectors()["cases"] if c["op"] == "ils_backward" and c["inputs"]["alpha"] == 0.1}
-    claims.check(f"ignoring alpha fails {n - len(passed)} cases and passes exactly the {len(at_01)} with alpha = 0.1",
-                 passed == at_01)
+verdicts = {}
+for fn in (correct, prototype_mixup, ignores_alpha):
+    report = check(fn, op="ils_backward")
+    print(f"--- {fn.__name__}")
+    print(report)
+    verdicts[fn.__name__] = report
+n = len(verdicts["correct"].results)
+claims.check(f"the correct implementation passes all {n} cases", verdicts["correct"].ok)
+claims.check(f"the probabilities/logits mix-up fails {verdicts['prototype_mixup'].n_failed} of {n} cases",
+             verdicts["prototype_mixup"].n_failed == n)
+passed = {r.id for r in verdicts["ignores_alpha"].results if r.ok}
+at_01 = {c["id"] for c in load_vectors()["cases"] if c["op"] == "ils_backward" and c["inputs"]["alpha"] == 0.1}
+claims.check(f"ignoring alpha fails {n - len(passed)} cases and passes exactly the {len(at_01)} with alpha = 0.1",
+             passed == at_01)
 
 
 # %% [markdown]
@@ -106,12 +105,11 @@ def unclipped(logits, index, dz, alpha):
     return probs - w / w.sum(-1, keepdims=True)
 
 
-def policy_section(claims):
-    report = check(unclipped, op="ils_backward")
-    failed = {r.id for r in report.results if not r.ok}
-    noted = {c["id"] for c in load_vectors()["cases"] if c["op"] == "ils_backward" and "policy='clip'" in c["note"]}
-    print(f"unclipped: {len(failed)} cases fail; {len(noted)} cases are noted as depending on the clip policy")
-    claims.check("the unclipped implementation fails exactly the cases noted as clip-dependent", failed == noted)
+report = check(unclipped, op="ils_backward")
+failed = {r.id for r in report.results if not r.ok}
+noted = {c["id"] for c in load_vectors()["cases"] if c["op"] == "ils_backward" and "policy='clip'" in c["note"]}
+print(f"unclipped: {len(failed)} cases fail; {len(noted)} cases are noted as depending on the clip policy")
+claims.check("the unclipped implementation fails exactly the cases noted as clip-dependent", failed == noted)
 
 
 # %% [markdown]
@@ -171,15 +169,10 @@ def torch_section(claims):
     claims.check(f"torch's Gumbel-softmax construction passes all {len(gumbel_report.results)} cases", gumbel_report.ok)
 
 
+torch_section(claims)
+
+# %% [markdown]
+# ## Summary of the checked claims
+
 # %%
-def main(argv=None) -> int:
-    parse(argv, "Check outside implementations against the reference vectors.")
-    claims = Claims()
-    numpy_section(claims)
-    policy_section(claims)
-    torch_section(claims)
-    return claims.finish()
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+claims.finish()

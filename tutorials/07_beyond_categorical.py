@@ -27,18 +27,18 @@
 # is $(\alpha/\sigma^2)\,\mathbb{E}[g]$: the reparameterisation gradient, rescaled.
 
 # %%
-import sys
-
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from _tutorial import Claims, parse, save_figure  # noqa: E402
+from _tutorial import QUICK, Claims, show_figure  # noqa: E402
 
 from ils_ref import bernoulli_ils_backward, bernoulli_ils_forward, gaussian_ils_backward, gaussian_ils_forward, sigmoid  # noqa: E402
 from ils_ref.estimators.bernoulli import BernoulliCache  # noqa: E402
 from ils_ref.estimators.gaussian import expected_ils_gradient  # noqa: E402
+
+claims = Claims()
 
 
 # %% [markdown]
@@ -66,42 +66,42 @@ def bernoulli_expectation(theta, t, alpha):
     return total, np.sqrt(second - total**2)
 
 
-def bernoulli_section(claims, out, samples):
-    alphas = np.geomspace(1e-3, 10, 40)
-    fig, ax = plt.subplots(figsize=(7, 4.3), constrained_layout=True)
-    for t in (0.45, 0.499):
-        exact = (1 - 2 * t) / 4
-        ratios = np.array([bernoulli_expectation(0.0, t, a)[0] / exact for a in alphas])
-        ax.plot(alphas, ratios, label=f"t = {t}", ls="-" if t == 0.45 else ":", lw=2 if t == 0.45 else 1.5)
-        small = bernoulli_expectation(0.0, t, 1e-3)[0] / exact / 1e-3
-        claims.check(f"t={t}: E[Bernoulli ILS] / exact gradient is positive for every alpha in [1e-3, 10] "
-                     f"(between {ratios.min():.2g} and {ratios.max():.2g})", np.all(ratios > 0))
-        claims.check(f"t={t}: at alpha = 1e-3 the ratio is {small:.3f} * alpha (the first-order value is 4)",
-                     abs(small - 4) < 0.05)
-        at_one = bernoulli_expectation(0.0, t, 1.0)[0] / exact
-        claims.check(f"t={t}: at alpha = 1 the ratio is {at_one:.5f} = 4/((1+2t)(3-2t))",
-                     np.isclose(at_one, 4 / ((1 + 2 * t) * (3 - 2 * t)), rtol=1e-12))
-        mean, spread = bernoulli_expectation(0.0, t, 0.1)
-        claims.check(f"t={t}, alpha=0.1: one estimate has spread {spread:.3f} around a mean of {mean:.2g}: "
-                     f"signal-to-noise {abs(mean) / spread:.2g}", abs(mean) / spread < 0.05)
-    # the Monte-Carlo mean agrees with the exact expectation
-    t, alpha = 0.45, 0.1
-    b, cache = bernoulli_ils_forward(np.zeros(samples), rng=np.random.default_rng(0))
-    est = bernoulli_ils_backward(2 * (b - t), cache, alpha)
-    exact_mean, _ = bernoulli_expectation(0.0, t, alpha)
-    se = est.std(ddof=1) / np.sqrt(samples)
-    claims.check(f"Monte-Carlo mean {est.mean():.5f} +- {se:.5f} over {samples} draws matches the exact "
-                 f"expectation {exact_mean:.5f}", abs(est.mean() - exact_mean) < 4 * se)
-    ax.plot(alphas, 4 * alphas, ls="--", color="grey", label="4 alpha (first order)")
-    ax.axhline(1.0, color="black", lw=0.8, label="unbiased")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("alpha")
-    ax.set_ylabel("E[Bernoulli ILS] / exact gradient")
-    ax.set_title("Bernoulli ILS on the Bernoulli quadratic (theta = 0), exact expectation")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    save_figure(fig, out, "07_bernoulli_ratio.png")
+samples = 20_000 if QUICK else 200_000
+alphas = np.geomspace(1e-3, 10, 40)
+fig, ax = plt.subplots(figsize=(7, 4.3), constrained_layout=True)
+for t in (0.45, 0.499):
+    exact = (1 - 2 * t) / 4
+    ratios = np.array([bernoulli_expectation(0.0, t, a)[0] / exact for a in alphas])
+    ax.plot(alphas, ratios, label=f"t = {t}", ls="-" if t == 0.45 else ":", lw=2 if t == 0.45 else 1.5)
+    small = bernoulli_expectation(0.0, t, 1e-3)[0] / exact / 1e-3
+    claims.check(f"t={t}: E[Bernoulli ILS] / exact gradient is positive for every alpha in [1e-3, 10] "
+                 f"(between {ratios.min():.2g} and {ratios.max():.2g})", np.all(ratios > 0))
+    claims.check(f"t={t}: at alpha = 1e-3 the ratio is {small:.3f} * alpha (the first-order value is 4)",
+                 abs(small - 4) < 0.05)
+    at_one = bernoulli_expectation(0.0, t, 1.0)[0] / exact
+    claims.check(f"t={t}: at alpha = 1 the ratio is {at_one:.5f} = 4/((1+2t)(3-2t))",
+                 np.isclose(at_one, 4 / ((1 + 2 * t) * (3 - 2 * t)), rtol=1e-12))
+    mean, spread = bernoulli_expectation(0.0, t, 0.1)
+    claims.check(f"t={t}, alpha=0.1: one estimate has spread {spread:.3f} around a mean of {mean:.2g}: "
+                 f"signal-to-noise {abs(mean) / spread:.2g}", abs(mean) / spread < 0.05)
+# the Monte-Carlo mean agrees with the exact expectation
+t, alpha = 0.45, 0.1
+b, cache = bernoulli_ils_forward(np.zeros(samples), rng=np.random.default_rng(0))
+est = bernoulli_ils_backward(2 * (b - t), cache, alpha)
+exact_mean, _ = bernoulli_expectation(0.0, t, alpha)
+se = est.std(ddof=1) / np.sqrt(samples)
+claims.check(f"Monte-Carlo mean {est.mean():.5f} +- {se:.5f} over {samples} draws matches the exact "
+             f"expectation {exact_mean:.5f}", abs(est.mean() - exact_mean) < 4 * se)
+ax.plot(alphas, 4 * alphas, ls="--", color="grey", label="4 alpha (first order)")
+ax.axhline(1.0, color="black", lw=0.8, label="unbiased")
+ax.set_xscale("log")
+ax.set_yscale("log")
+ax.set_xlabel("alpha")
+ax.set_ylabel("E[Bernoulli ILS] / exact gradient")
+ax.set_title("Bernoulli ILS on the Bernoulli quadratic (theta = 0), exact expectation")
+ax.grid(True, which="both", alpha=0.3)
+ax.legend()
+show_figure(fig, "07_bernoulli_ratio.png")
 
 
 # %% [markdown]
@@ -115,56 +115,48 @@ def bernoulli_section(claims, out, samples):
 # estimator itself, whose spread is $\sigma$.
 
 # %%
-def gaussian_section(claims, out, samples):
-    mu, sigma, c = 0.3, 0.6, 1.0
-    alphas = np.array([0.05, 0.1, 0.2, sigma**2, 0.6, 1.0, 1.5])
-    rng = np.random.default_rng(1)
-    means, halfs, spreads = [], [], []
-    for alpha in alphas:
-        z, cache = gaussian_ils_forward(np.full(samples, mu), sigma, rng=rng)
-        est = gaussian_ils_backward(z - c, cache, alpha)
-        means.append(est.mean())
-        spreads.append(est.std(ddof=1))
-        halfs.append(1.96 * spreads[-1] / np.sqrt(samples))
-    means, halfs, spreads = map(np.array, (means, halfs, spreads))
-    derived = expected_ils_gradient(mu - c, sigma, alphas)
-    ok = np.abs(means - derived) <= 4 * halfs / 1.96 + samples * np.finfo(float).eps * np.abs(derived)
-    for a, m, h, d in zip(alphas, means, halfs, derived):
-        print(f"  alpha={a:<5g} Monte-Carlo {m:+.4f} +- {h:.4f}   derived (alpha/sigma^2)(mu-c) = {d:+.4f}")
-    claims.check("every Monte-Carlo mean lies within 4 standard errors of (alpha/sigma^2)(mu - c)", np.all(ok))
-    i = int(np.argmin(np.abs(alphas - sigma**2)))
-    claims.check(f"at alpha = sigma^2 = {sigma**2:g} the derived mean is the reparameterisation gradient mu - c = {mu - c:g}",
-                 np.isclose(derived[i], mu - c, rtol=1e-12))
-    predicted = np.abs(alphas - 1) / sigma
-    claims.check("the spread of one estimate is |alpha - 1| / sigma (largest relative deviation "
-                 f"{np.max(np.abs(spreads - predicted)[predicted > 0] / predicted[predicted > 0]):.3f})",
-                 np.all(np.abs(spreads - predicted) <= 0.02 * predicted + 1e-12))
-    claims.check(f"at alpha = sigma^2 ILS's spread ({spreads[i]:.3f}) exceeds the reparameterisation estimator's ({sigma:g})",
-                 spreads[i] > sigma)
+mu, sigma, c = 0.3, 0.6, 1.0
+alphas = np.array([0.05, 0.1, 0.2, sigma**2, 0.6, 1.0, 1.5])
+rng = np.random.default_rng(1)
+means, halfs, spreads = [], [], []
+for alpha in alphas:
+    z, cache = gaussian_ils_forward(np.full(samples, mu), sigma, rng=rng)
+    est = gaussian_ils_backward(z - c, cache, alpha)
+    means.append(est.mean())
+    spreads.append(est.std(ddof=1))
+    halfs.append(1.96 * spreads[-1] / np.sqrt(samples))
+means, halfs, spreads = map(np.array, (means, halfs, spreads))
+derived = expected_ils_gradient(mu - c, sigma, alphas)
+ok = np.abs(means - derived) <= 4 * halfs / 1.96 + samples * np.finfo(float).eps * np.abs(derived)
+for a, m, h, d in zip(alphas, means, halfs, derived):
+    print(f"  alpha={a:<5g} Monte-Carlo {m:+.4f} +- {h:.4f}   derived (alpha/sigma^2)(mu-c) = {d:+.4f}")
+claims.check("every Monte-Carlo mean lies within 4 standard errors of (alpha/sigma^2)(mu - c)", np.all(ok))
+i = int(np.argmin(np.abs(alphas - sigma**2)))
+claims.check(f"at alpha = sigma^2 = {sigma**2:g} the derived mean is the reparameterisation gradient mu - c = {mu - c:g}",
+             np.isclose(derived[i], mu - c, rtol=1e-12))
+predicted = np.abs(alphas - 1) / sigma
+claims.check("the spread of one estimate is |alpha - 1| / sigma (largest relative deviation "
+             f"{np.max(np.abs(spreads - predicted)[predicted > 0] / predicted[predicted > 0]):.3f})",
+             np.all(np.abs(spreads - predicted) <= 0.02 * predicted + 1e-12))
+claims.check(f"at alpha = sigma^2 ILS's spread ({spreads[i]:.3f}) exceeds the reparameterisation estimator's ({sigma:g})",
+             spreads[i] > sigma)
 
-    fig, ax = plt.subplots(figsize=(7, 4.3), constrained_layout=True)
-    ax.errorbar(alphas, means, yerr=halfs, fmt="o", label="Gaussian ILS, Monte-Carlo mean (95% CI)")
-    grid = np.linspace(0.0, alphas.max(), 100)
-    ax.plot(grid, expected_ils_gradient(mu - c, sigma, grid), label="derived: (alpha / sigma^2)(mu - c)")
-    ax.axhline(mu - c, color="black", ls="--", label="reparameterisation gradient mu - c")
-    ax.axvline(sigma**2, color="grey", lw=0.8, ls=":", label="alpha = sigma^2")
-    ax.set_xlabel("alpha")
-    ax.set_ylabel("d/dmu estimate")
-    ax.set_title(f"Gaussian ILS on L = (z - c)^2 / 2  (mu={mu}, c={c}, sigma={sigma})")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    save_figure(fig, out, "07_gaussian_expectation.png")
+fig, ax = plt.subplots(figsize=(7, 4.3), constrained_layout=True)
+ax.errorbar(alphas, means, yerr=halfs, fmt="o", label="Gaussian ILS, Monte-Carlo mean (95% CI)")
+grid = np.linspace(0.0, alphas.max(), 100)
+ax.plot(grid, expected_ils_gradient(mu - c, sigma, grid), label="derived: (alpha / sigma^2)(mu - c)")
+ax.axhline(mu - c, color="black", ls="--", label="reparameterisation gradient mu - c")
+ax.axvline(sigma**2, color="grey", lw=0.8, ls=":", label="alpha = sigma^2")
+ax.set_xlabel("alpha")
+ax.set_ylabel("d/dmu estimate")
+ax.set_title(f"Gaussian ILS on L = (z - c)^2 / 2  (mu={mu}, c={c}, sigma={sigma})")
+ax.grid(True, alpha=0.3)
+ax.legend(fontsize=8)
+show_figure(fig, "07_gaussian_expectation.png")
 
+
+# %% [markdown]
+# ## Summary of the checked claims
 
 # %%
-def main(argv=None) -> int:
-    args = parse(argv, "Bernoulli and Gaussian ILS against exact and reparameterisation gradients.")
-    samples = 20_000 if args.quick else 200_000
-    claims = Claims()
-    bernoulli_section(claims, args.out, samples)
-    gaussian_section(claims, args.out, samples)
-    return claims.finish()
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+claims.finish()

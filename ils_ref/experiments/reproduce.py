@@ -93,8 +93,45 @@ def save_npz(result: Result, path: str) -> None:
         faithful_seeds=result.faithful_seeds,
         lr=result.lr,
         steps=result.steps,
+        final_logits=result.final_logits,
+        targets=result.targets,
         **arrays,
     ), suffix=".npz")
+
+
+def load_npz(path: str) -> Result | None:
+    """A run saved by :func:`save_npz`, or ``None`` if the file is missing, unreadable or of other settings."""
+    settings = order_settings(FAIR_SETTINGS)
+    try:
+        with np.load(path) as data:
+            if "final_logits" not in data.files or [str(k) for k in data["keys"]] != [s.key for s in settings]:
+                return None
+            return Result(
+                settings=settings,
+                seeds=data["seeds"],
+                curves=np.stack([data[s.key] for s in settings]),
+                faithful=np.stack([data["faithful_" + s.key] for s in settings]),
+                faithful_seeds=data["faithful_seeds"],
+                steps=int(data["steps"]),
+                lr=float(data["lr"]),
+                final_logits=data["final_logits"],
+                targets=data["targets"],
+            )
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def run_or_load(paths, steps: int, seeds: int, progress=None) -> tuple[Result, str | None]:
+    """The first saved run among ``paths`` with these ``steps`` and ``seeds`` (and the default lr), else a fresh run.
+
+    Returns ``(result, path it came from or None)``.  A saved run is what
+    :func:`run` would compute bit for bit, so reusing it changes no number.
+    """
+    for path in paths:
+        result = load_npz(path)
+        if result is not None and result.steps == steps and len(result.seeds) == seeds and result.lr == 0.01:
+            return result, path
+    return run(steps=steps, seeds=seeds, progress=progress), None
 
 
 def summary_table(result: Result) -> str:

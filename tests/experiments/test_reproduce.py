@@ -120,3 +120,21 @@ def test_one_training_step_equals_the_public_functions(estimator, value):
         options = dict(prototype=True, policy="signed") if estimator == "ils-prototype" else {}
         grad = ils_backward(-targets / (25 * (z + 1.0)), cache, value, **options)
     np.testing.assert_allclose(theta[0], logits - 0.01 * grad, rtol=0, atol=1e-15)
+
+
+def test_a_saved_run_is_reused_only_when_it_matches(tmp_path):
+    from ils_ref.experiments.reproduce import load_npz, run, run_or_load, save_npz
+
+    fresh = run(steps=4, seeds=2)
+    path = str(tmp_path / "toy1_curves.npz")
+    save_npz(fresh, path)
+    loaded = load_npz(path)
+    for field in ("curves", "faithful", "seeds", "faithful_seeds", "final_logits", "targets"):
+        np.testing.assert_array_equal(getattr(loaded, field), getattr(fresh, field))
+    assert loaded.names == fresh.names and loaded.steps == 4 and loaded.lr == fresh.lr
+    result, source = run_or_load([str(tmp_path / "missing.npz"), path], steps=4, seeds=2)
+    assert source == path and result.curves is not fresh.curves
+    result, source = run_or_load([path], steps=5, seeds=2)  # other steps: a new run
+    assert source is None and result.steps == 5
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    assert load_npz(str(tmp_path / "junk.npz")) is None
