@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
         "reproduce",
         help="reproduce the post's toy experiment 1 (figures, curves, summary table)",
         description="Toy experiment 1: the post's six panels (faithful), then every setting on the same "
-        "seeded problems with 95% bands and the exact gradient (fair). Writes toy1_faithful.png, "
+        "seeded problems with 95% bands and the exact gradient (fair). Writes toy1_faithful.png, toy1_vs_post.png, "
         "toy1_fair.png and toy1_curves.npz into --out and prints a summary table.",
     )
     p.add_argument("--steps", type=_int_at_least(2), default=50_000, help="SGD steps (default 50000, as in the post)")

@@ -42,17 +42,8 @@ from ils_ref.estimators.interface import ils_expected_gradient
 from ils_ref.experiments.toy1 import Setting, make_problems, order_settings, toy_metric, train
 from ils_ref.checking.problems import make_toy1
 from ils_ref.experiments.reproduce import run_or_load, save_npz, summary_table, window, write_figures
+from ils_ref.experiments.figures import POST_FIGURE
 from ils_ref.experiments.toy1 import mean_interval
-
-# the post's figure, read off by eye: (setting, final plateau)
-POST_READINGS = {
-    "ils-prototype alpha=0.1": 0.001,
-    "ils-prototype alpha=0.01": 0.0025,
-    "ils-prototype alpha=0.001": 0.003,
-    "gumbel T=0.1": 0.013,
-    "gumbel T=1": 0.003,
-    "gumbel T=10": 0.015,
-}
 
 
 def final_per_seed(result, i):
@@ -83,7 +74,7 @@ for path in write_figures(result, OUT):
 names = result.names
 w = window(steps)
 print("\npost (read off its figure) vs this reproduction (faithful run, mean of the last steps):")
-for name, post in POST_READINGS.items():
+for name, (_, post) in POST_FIGURE.items():  # (start, end) read off the post's figure
     i = names.index(name)
     print(f"  {name:<26} post ~{post:<7g} here {result.faithful[i, -w:].mean():.4f}")
 for a in (0.1, 0.01, 0.001):

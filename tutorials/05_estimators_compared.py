@@ -36,6 +36,15 @@ FAMILY_COLORS = {"ils": "tab:blue", "ils-prototype": "tab:cyan", "bernoulli-ils"
                  "straight-through": "tab:red", "reinforce": "tab:green", "reinforce-loo": "tab:olive"}
 
 
+#: Marker by the setting's place in its family (the post's three α or T values, then the rest).
+MARKERS = ("o", "s", "^", "D")
+
+
+def setting_rank(row):
+    value = row["params"].get("alpha", row["params"].get("temperature"))
+    return {0.1: 0, 0.01: 1, 1.0: 1, 0.001: 2, 10.0: 2}.get(value, 3)
+
+
 def short(label):
     """Compact labels for the figure: 'ILS a=0.1', 'proto a=0.1', 'Gumbel T=1', ..."""
     for long_name, brief in (("ils-prototype(alpha=", "proto a="), ("bernoulli-ils(alpha=", "Bern-ILS a="),
@@ -70,34 +79,37 @@ claims = Claims()
 # Bottom row: the cosine between the mean estimate and the exact gradient.
 
 # %%
-fig, axes = plt.subplots(2, 3, figsize=(16, 10), constrained_layout=True, height_ratios=[1.2, 1])
+fig, axes = plt.subplots(2, 3, figsize=(17, 10), constrained_layout=True, height_ratios=[1.2, 1])
+handles = {}
 for col, name in enumerate(PROBLEMS):
     problem, rows = results[name]
     ax = axes[0, col]
     ok = [r for r in rows if "error" not in r]
     var = np.array([r["variance"] for r in ok])
-    for r in ok:
-        ax.scatter(r["variance"], max(r["bias_norm"], 1e-12), color=FAMILY_COLORS[r["estimator"]], s=30)
-        ax.annotate(short(r["label"]), (r["variance"], max(r["bias_norm"], 1e-12)), fontsize=7,
-                    xytext=(4, 2), textcoords="offset points")
+    for r in ok:  # one marker per setting, named in the shared legend: no label can overprint another
+        handles[short(r["label"])] = ax.scatter(
+            r["variance"], max(r["bias_norm"], 1e-12), color=FAMILY_COLORS[r["estimator"]], s=46,
+            marker=MARKERS[setting_rank(r)], edgecolor="black", linewidth=0.4, zorder=3)
     grid = np.geomspace(var.min() / 2, var.max() * 2, 50)
-    ax.plot(grid, np.sqrt(grid / samples), color="grey", lw=1, label="noise level sqrt(variance / n)")
+    noise = ax.plot(grid, np.sqrt(grid / samples), color="grey", lw=1)[0]
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("variance of one estimate")
     ax.set_ylabel("bias norm |mean - exact|")
     ax.set_title(f"{name}: bias vs variance ({samples} estimates each)", fontsize=10)
-    ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(True, which="major", alpha=0.25)
     ax = axes[1, col]
     labels = [short(r["label"]) for r in ok]
-    ax.barh(range(len(ok)), [r["cosine"] for r in ok], color=[FAMILY_COLORS[r["estimator"]] for r in ok])
+    cos = np.array([r["cosine"] for r in ok])
+    ax.barh(range(len(ok)), cos, color=[FAMILY_COLORS[r["estimator"]] for r in ok])
     ax.set_yticks(range(len(ok)), labels, fontsize=7)
-    ax.set_xlim(-1, 1)
+    ax.set_xlim(min(0.0, cos.min()) - 0.05, 1.02)  # the axis fits the bars: negative only where a bar is
     ax.axvline(0, color="black", lw=0.6)
     ax.set_xlabel("cosine(mean estimate, exact gradient)")
     ax.invert_yaxis()
     ax.grid(True, axis="x", alpha=0.25)
+handles["noise level sqrt(variance / n)"] = noise
+fig.legend(handles.values(), handles.keys(), loc="outside right upper", fontsize=8, title="setting")
 show_figure(fig, "05_estimators_compared.png")
 
 

@@ -51,7 +51,7 @@ def fair_figure(result, band, path: str) -> None:
         ("ILS, chain-ruled default (clip policy)", "ils", "alpha"),
         ("Gumbel-softmax (soft)", "gumbel", "T"),
     ]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 5), sharey=True, constrained_layout=True)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5.6), sharey=True, constrained_layout=True)
     for ax, (title, estimator, symbol) in zip(axes, panels):
         for i, s in enumerate(result.settings):
             if s.estimator != estimator:
@@ -60,19 +60,60 @@ def fair_figure(result, band, path: str) -> None:
             ax.plot(steps, mean[i], lw=0.8, color=color, label=f"{symbol}={s.value:g}")
             ax.fill_between(steps, low[i], high[i], color=color, alpha=0.25, lw=0)
         for i in exact:
-            ax.plot(steps, mean[i], lw=1.2, color="black", ls="--", label="exact gradient")
+            ax.plot(steps, mean[i], lw=1.2, color="black", ls="--", label="exact gradient of the post's objective")
             ax.fill_between(steps, low[i], high[i], color="black", alpha=0.12, lw=0)
         ax.set_title(title, fontsize=11)
         ax.set_yscale("log")
         ax.set_xlabel("SGD step")
         ax.grid(True, which="both", alpha=0.25)
-        ax.legend(fontsize=9, loc="center right")
+        # below the axes, never over the curves
+        ax.legend(fontsize=8.5, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
     axes[0].set_ylabel("smoothed KL(pi_true || pi), mean over problems")
     axes[0].set_ylim(*_ylim(np.stack([low, high])))
     fig.suptitle(
-        f"Toy experiment 1, fair: the same {len(result.seeds)} seeded problems for every setting "
-        f"(mean and 95% band), lr={result.lr:g}",
-        fontsize=12,
+        f"Toy experiment 1, fair: the same {len(result.seeds)} seeded problems for every setting, lr={result.lr:g}\n"
+        f"lines: mean over the problems; shaded: 95% interval of that mean (1.96 sd / sqrt({len(result.seeds)}))",
+        fontsize=11,
     )
+    write_atomically(path, lambda tmp: fig.savefig(tmp, dpi=110), suffix=".png")
+    plt.close(fig)
+
+
+#: Read off the post's figure by eye, per panel: (value at step 0, value at the end).  Gumbel
+#: T = 0.1 also has a minimum of about 0.0035 near step 7,000 before it rises.
+POST_FIGURE = {
+    "ils-prototype alpha=0.1": (0.030, 0.001),
+    "ils-prototype alpha=0.01": (0.037, 0.0025),
+    "ils-prototype alpha=0.001": (0.025, 0.003),
+    "gumbel T=0.1": (0.032, 0.013),
+    "gumbel T=1": (0.034, 0.003),
+    "gumbel T=10": (0.029, 0.015),
+}
+
+
+def versus_post_figure(result, path: str) -> None:
+    """The faithful runs drawn as the post drew them (linear axes from 0), with the post's readings marked."""
+    rows = result.post_rows()
+    steps = np.arange(result.steps)
+    fig, axes = plt.subplots(2, 3, figsize=(13, 7.5), sharex=True, constrained_layout=True)
+    for ax, i in zip(axes.flat, rows):
+        setting, curve = result.settings[i], result.faithful[i]
+        start, end = POST_FIGURE[setting.name]
+        ax.plot(steps, curve, lw=0.6, color="tab:blue", label=f"this run (problem seed {result.faithful_seeds[i]})")
+        ax.plot([0, steps[-1]], [start, end], ls="none", marker="o", ms=7, mfc="none", mec="tab:red",
+                label="the post: start and end, read off its figure")
+        ax.axhline(end, color="tab:red", lw=0.8, ls=":")
+        ax.set_ylim(0, max(0.035, 1.05 * float(curve.max())))
+        name = f"intermediate_step={setting.value:g}" if setting.estimator != "gumbel" else f"temp={setting.value:g}"
+        ax.set_title(f"{name} (the post's panel title)", fontsize=10)
+        ax.grid(True, alpha=0.25)
+    for ax in axes[1]:
+        ax.set_xlabel("SGD step")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("smoothed KL(pi_true || pi), linear")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, ["this run", labels[1]], loc="outside lower center", ncol=2, fontsize=9, frameon=False)
+    fig.suptitle("Toy experiment 1 beside the post: the faithful runs on the post's linear axes "
+                 "(ILS: the prototype's gradient; each panel its own fresh problem, as in the post)", fontsize=11)
     write_atomically(path, lambda tmp: fig.savefig(tmp, dpi=110), suffix=".png")
     plt.close(fig)

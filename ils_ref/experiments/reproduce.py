@@ -158,9 +158,11 @@ def summary_table(result: Result) -> str:
 
 
 def write_figures(result: Result, out: str) -> list[str]:
-    from .figures import fair_figure, faithful_figure
+    """The faithful, fair and side-by-side-with-the-post figures as PNG files in ``out``; returns their paths."""
+    from .figures import fair_figure, faithful_figure, versus_post_figure
 
-    paths = [os.path.join(out, "toy1_faithful.png"), os.path.join(out, "toy1_fair.png")]
+    paths = [os.path.join(out, name) for name in ("toy1_faithful.png", "toy1_fair.png", "toy1_vs_post.png")]
     faithful_figure(result, paths[0])
     fair_figure(result, band, paths[1])
+    versus_post_figure(result, paths[2])
     return paths

@@ -27,7 +27,7 @@ def run_dir(tmp_path_factory):
 
 def test_files_and_shapes(run_dir):
     out, text = run_dir
-    for name in ("toy1_curves.npz", "toy1_faithful.png", "toy1_fair.png"):
+    for name in ("toy1_curves.npz", "toy1_faithful.png", "toy1_fair.png", "toy1_vs_post.png"):
         assert (out / name).stat().st_size > 1000
     data = np.load(out / "toy1_curves.npz")
     names = list(data["settings"])
