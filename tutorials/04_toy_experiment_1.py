@@ -60,7 +60,7 @@ claims = Claims()
 # mean and 95% band, with ILS's chain-ruled default and the exact gradient added.
 
 # %%
-steps, seeds = (10_000, 3) if QUICK else (50_000, 10)
+steps, seeds = (8_000, 3) if QUICK else (50_000, 10)
 saved = [os.path.join(REPO, "results", "toy1_curves.npz"), os.path.join(OUT, "toy1_curves.npz")]
 result, source = run_or_load(saved, steps, seeds, progress=lambda step, total, seconds: print(
     f"  step {step:>6}/{total}  {seconds:5.1f} s", flush=True))
