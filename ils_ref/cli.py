@@ -13,6 +13,8 @@ import argparse
 import os
 import sys
 
+import numpy as np
+
 from .files import check_writable_folder, write_text_atomically
 from .version import __version__
 
@@ -147,6 +149,45 @@ def _reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fixedpoint(args: argparse.Namespace) -> int:
+    import json
+
+    from .checking.problems import make_problem
+    from .experiments.fixedpoint import fixed_points
+    from .formatting import jsonable, text_table
+
+    if args.target is not None and args.problem != "bernoulli-quadratic":
+        print("ils-ref fixedpoint: --target applies to --problem bernoulli-quadratic only", file=sys.stderr)
+        return 2
+    try:
+        problem = make_problem(args.problem, target=args.target, seed=args.seed)
+    except (TypeError, ValueError) as exc:
+        print(f"ils-ref fixedpoint: {exc}", file=sys.stderr)
+        return 2
+    if args.json and not _writable("fixedpoint", args.json):
+        return 2
+    doc = fixed_points(problem, args.alpha, lr=args.lr, max_steps=args.steps)
+
+    def brief(p):
+        return np.array2string(np.asarray(p), precision=4, suppress_small=True, max_line_width=60).replace("\n", "")
+
+    table = [("estimator", "ends at p", "E f there", "steps", "")]
+    for row in doc["estimators"]:
+        if "error" in row:
+            table.append((row["name"], "error: " + row["error"][:60], "", "", ""))
+        else:
+            table.append((row["name"], brief(row["p"]), f"{row['objective']:.6g}", str(row["steps"]),
+                          "" if row["converged"] else "still moving"))
+    table.append(("minimiser", brief(doc["minimiser"]["p"]), f"{doc['minimiser']['objective']:.6g}", "", "(a limit)"))
+    print(f"{problem.name} {problem.params() or ''}: each estimator's exact expected gradient followed from logits 0 "
+          f"(alpha={doc['alpha']:g}, lr={doc['lr']:g}, at most {doc['max_steps']} steps, until p moves < {doc['tol']:g})")
+    print(text_table(table, align="llrrl", rule=True))
+    if args.json:
+        write_text_atomically(args.json, json.dumps(jsonable(doc), indent=1, allow_nan=False) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
 def _vectors(args: argparse.Namespace) -> int:
     from .checking.vectors import dumps, generate
 
@@ -226,6 +267,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of the problem and of the draws (default 0)")
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON to FILE")
     p.set_defaults(run=_compare)
+
+    p = sub.add_parser(
+        "fixedpoint",
+        help="where each estimator's exact expected gradient leads, against the problem's minimiser",
+        description="From logits 0, follow the exact expected gradient (enumerating the draws, no sampling) of "
+        "ILS (clip, signed, prototype), straight-through and the exact gradient until the probabilities stop "
+        "moving, and compare where each ends with the problem's exact minimiser.",
+    )
+    p.add_argument("--problem", required=True, choices=PROBLEMS, help="the test problem")
+    p.add_argument("--target", type=float, default=None, help="t of the Bernoulli quadratic (default 0.45)")
+    p.add_argument("--alpha", type=_positive_float, required=True, help="ILS's step size")
+    p.add_argument("--lr", type=_positive_float, default=1.0, help="SGD learning rate on the logits (default 1)")
+    p.add_argument("--steps", type=_int_at_least(1), default=20_000, help="at most this many steps (default 20000)")
+    p.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of the problem (default 0)")
+    p.add_argument("--json", metavar="FILE", help="also write the result as JSON to FILE")
+    p.set_defaults(run=_fixedpoint)
 
     from .checking.vectors import OPS
 
