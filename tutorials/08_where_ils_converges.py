@@ -168,7 +168,7 @@ for a in (0.01, 0.1, 1.0):
                  abs(paths[f"ILS alpha={a:g}"][-1] - cc / (ca / (1 + ca) + cc)) < (1e-3 if QUICK and a == 0.01 else 1e-4))
 claims.check(f"straight-through ends at p = {paths['straight-through'][-1]:.4f} = t",
              abs(paths["straight-through"][-1] - t) < 1e-6)
-claims.check(f"the exact gradient and REINFORCE-LOO head for p = 0 (p = {paths['exact'][-1]:.4f} and "
+claims.check(f"the exact gradient and REINFORCE-LOO head for p = 0 (p = {paths['exact gradient of E f'][-1]:.4f} and "
              f"{paths['REINFORCE-LOO (sampled, 4 draws/step)'][-1]:.4f} after {steps} steps)",
              paths["exact gradient of E f"][-1] < 0.05 and paths["REINFORCE-LOO (sampled, 4 draws/step)"][-1] < 0.05)
 
