@@ -48,11 +48,13 @@ claims = Claims()
 # $p(1-p)((1-t)^2 - t^2) = (1 - 2t)/4$ — small for $t = 0.45$ and tiny for $t = 0.499$,
 # which is what makes this problem the standard test of REBAR and RELAX. Because $b$ has
 # two outcomes, the expectation of Bernoulli ILS is exact: weigh $d\theta(b)$ by
-# $P(b)$. To first order in $\alpha$ it is $\alpha(1 - 2t)$, i.e. $4\alpha$ times the
-# exact gradient, for every $t$: the right direction, the wrong size, and a spread of
-# one estimate near 1/2 regardless. At $\alpha = 1$ the ratio is exactly
-# $4/((1+2t)(3-2t))$, within a fraction of a percent of 1 near $t = 1/2$: on this problem,
-# at this point, $\alpha = 1$ makes the *mean* right — the spread does not change.
+# $P(b)$. At this point, $\theta = 0$, it is $\alpha(1 - 2t)$ to first order in $\alpha$, i.e.
+# $4\alpha$ times the exact gradient for every $t$: the right direction, the wrong size, and a
+# spread of one estimate near 1/2 regardless. At $\alpha = 1$ the ratio is exactly
+# $4/((1+2t)(3-2t))$, within a fraction of a percent of 1 near $t = 1/2$. **Only at this
+# point**: elsewhere the first-order expectation is $2\alpha(p - t)$ (tutorial 08), not a
+# multiple of the exact gradient $p(1-p)(1-2t)$, and for $p < t$ it has the opposite sign;
+# following it ends near $p = t$, not at the minimiser $p = 0$.
 
 # %%
 def bernoulli_expectation(theta, t, alpha):
@@ -111,8 +113,9 @@ show_figure(fig, "07_bernoulli_ratio.png")
 # reparameterisation gradient. ILS's estimate is
 # $(\alpha g - \sigma\varepsilon)/\sigma^2 = \alpha(\mu - c)/\sigma^2 + (\alpha - 1)\,\varepsilon/\sigma$:
 # mean $(\alpha/\sigma^2)(\mu - c)$, spread $|\alpha - 1|/\sigma$. With $\alpha = \sigma^2$ it is
-# unbiased for the reparameterisation gradient — but noisier than the reparameterisation
-# estimator itself, whose spread is $\sigma$.
+# unbiased for the reparameterisation gradient, with spread $|\sigma^2 - 1|/\sigma$ against the
+# reparameterisation estimator's $\sigma$: noisier here ($\sigma$ = 0.6, and whenever
+# $\sigma^2 < 1/2$), quieter when $\sigma^2 > 1/2$, noiseless at $\sigma = 1$.
 
 # %%
 mu, sigma, c = 0.3, 0.6, 1.0
@@ -140,6 +143,13 @@ claims.check("the spread of one estimate is |alpha - 1| / sigma (largest relativ
              np.all(np.abs(spreads - predicted) <= 0.02 * predicted + 1e-12))
 claims.check(f"at alpha = sigma^2 ILS's spread ({spreads[i]:.3f}) exceeds the reparameterisation estimator's ({sigma:g})",
              spreads[i] > sigma)
+other = {}
+for s in (1.0, 1.5):  # alpha = sigma^2 again, at two other scales
+    z, cache = gaussian_ils_forward(np.full(samples, mu), s, rng=rng)
+    other[s] = gaussian_ils_backward(z - c, cache, s * s).std(ddof=1)
+claims.check(f"but not in general: at sigma = 1 the spread is {other[1.0]:.1e} (noiseless), at sigma = 1.5 it is "
+             f"{other[1.5]:.3f} against 1.5 (|sigma^2 - 1|/sigma = {abs(1.5**2 - 1) / 1.5:.3f})",
+             other[1.0] < 1e-12 and abs(other[1.5] - abs(1.5**2 - 1) / 1.5) < 0.02 * abs(1.5**2 - 1) / 1.5)
 
 fig, ax = plt.subplots(figsize=(7, 4.3), constrained_layout=True)
 ax.errorbar(alphas, means, yerr=halfs, fmt="o", label="Gaussian ILS, Monte-Carlo mean (95% CI)")

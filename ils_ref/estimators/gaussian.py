@@ -27,8 +27,15 @@ Since ``E ε = 0``,
 
 the reparameterisation gradient ``E[∂L/∂z]`` scaled by ``α/σ²``: with
 ``α = σ²`` Gaussian ILS is an *unbiased* estimator of it, at any other ``α`` a
-rescaled one.  The price is the term ``-ε/σ``, zero-mean noise of variance
-``1/σ²`` that does not shrink with ``α``.
+rescaled one.  With one ``σ`` per coordinate the scaling is per coordinate too,
+``diag(α/σ²)·∇``: not one scalar times ``∇`` unless every ``σ`` is the same.
+
+Its noise is ``α(g - E g)/σ² - ε/σ``; both terms move with the draw ``z``, so
+the spread depends on the loss.  For ``L = (z - c)²/2`` (``g = z - c``) the
+estimate is ``α(μ - c)/σ² + (α - 1)ε/σ``, of spread ``|α - 1|/σ``.  At
+``α = σ²`` that is ``|σ² - 1|/σ`` against the reparameterisation estimator's
+``σ``: noisier when ``σ² < 1/2``, quieter when ``σ² > 1/2``, noiseless at
+``σ = 1`` (tutorial 07 measures it).
 """
 
 from __future__ import annotations

@@ -197,3 +197,22 @@ def test_check_argument_errors():
         check_unbiased(reinforce(), linear(), level=1.5)
     with pytest.raises(ValueError, match="reference has shape"):
         check_unbiased(reinforce(), linear(), reference=np.zeros(3))
+
+
+def test_the_stated_power_is_the_measured_power():
+    # statcheck used to call c·se the bias that "would certainly have been flagged": a bias of
+    # exactly c·se is flagged about half the time. detectable_bias is now the 90%-power size.
+    from ils_ref.checking.statcheck import POWER, detectable_bias, verdict
+
+    rng = np.random.default_rng(0)
+    exact = np.array([1.0, -0.5])
+    n, trials = 400, 400
+    se = 1.0 / np.sqrt(n)  # unit-variance estimates
+    threshold = verdict(np.zeros(2), np.full(2, se), exact, 1e-3, 0.25)[1]
+    for bias, low, high in ((detectable_bias(threshold, [se]), POWER - 0.05, POWER + 0.05),
+                            (threshold * se, 0.40, 0.60)):
+        estimates = exact + np.array([bias, 0.0]) + rng.standard_normal((trials, n, 2))
+        mean = estimates.mean(axis=1)
+        z = (mean - exact) / (estimates.std(axis=1, ddof=1) / np.sqrt(n))
+        flagged = np.mean(np.abs(z).max(axis=1) > threshold)
+        assert low <= flagged <= high, (bias, flagged)
