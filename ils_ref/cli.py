@@ -86,17 +86,25 @@ def _selfcheck(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _compare(args: argparse.Namespace) -> int:
-    from .experiments.compare import compare, format_table, to_json
+def _problem(command: str, args: argparse.Namespace):
+    """The problem named by ``--problem``/``--target``/``--seed``, or ``None`` after one line on stderr."""
     from .checking.problems import make_problem
 
     if args.target is not None and args.problem != "bernoulli-quadratic":
-        print("ils-ref compare: --target applies to --problem bernoulli-quadratic only", file=sys.stderr)
-        return 2
+        print(f"ils-ref {command}: --target applies to --problem bernoulli-quadratic only", file=sys.stderr)
+        return None
     try:
-        problem = make_problem(args.problem, target=args.target, seed=args.seed)
+        return make_problem(args.problem, target=args.target, seed=args.seed)
     except (TypeError, ValueError) as exc:
-        print(f"ils-ref compare: {exc}", file=sys.stderr)
+        print(f"ils-ref {command}: {exc}", file=sys.stderr)
+        return None
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from .experiments.compare import compare, format_table, to_json
+
+    problem = _problem("compare", args)
+    if problem is None:
         return 2
     need = 8.0 * 4 * args.samples * problem.logits.size  # the largest estimate array (REINFORCE-LOO: 4 draws each)
     if need > MAX_RESULT_BYTES:
@@ -152,17 +160,11 @@ def _reproduce(args: argparse.Namespace) -> int:
 def _fixedpoint(args: argparse.Namespace) -> int:
     import json
 
-    from .checking.problems import make_problem
     from .experiments.fixedpoint import fixed_points
     from .formatting import jsonable, text_table
 
-    if args.target is not None and args.problem != "bernoulli-quadratic":
-        print("ils-ref fixedpoint: --target applies to --problem bernoulli-quadratic only", file=sys.stderr)
-        return 2
-    try:
-        problem = make_problem(args.problem, target=args.target, seed=args.seed)
-    except (TypeError, ValueError) as exc:
-        print(f"ils-ref fixedpoint: {exc}", file=sys.stderr)
+    problem = _problem("fixedpoint", args)
+    if problem is None:
         return 2
     if args.json and not _writable("fixedpoint", args.json):
         return 2
