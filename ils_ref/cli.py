@@ -48,6 +48,17 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _nonnegative_float(text: str) -> float:
+    """An argparse type: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
 def _too_large(command: str, what: str, n_bytes: float) -> int:
     print(f"ils-ref {command}: {what} would need {n_bytes / 1024**3:.3g} GiB (at most {MAX_RESULT_BYTES / 1024**3:g} GiB); "
           f"choose fewer", file=sys.stderr)
@@ -204,10 +215,11 @@ def _vectors(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from .checking.conformance import CheckedCodeError, check_isolated
+    from .checking.isolated import CheckedCodeError, check_isolated
 
     try:
-        report = check_isolated(args.target, op=args.op, vectors=args.vectors, timeout=args.timeout)
+        report = check_isolated(args.target, op=args.op, vectors=args.vectors, timeout=args.timeout,
+                                policy=args.policy, rtol=args.rtol, atol=args.atol)
     except (TypeError, ValueError) as exc:
         print(f"ils-ref check: {exc}", file=sys.stderr)
         return 2
@@ -309,6 +321,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", metavar="MODULE:FUNCTION", help="the implementation to check, e.g. mypkg.ils:backward")
     p.add_argument("--op", default="ils_backward", choices=OPS, help="which op's cases (default ils_backward)")
     p.add_argument("--vectors", metavar="FILE", help="a vectors file (default: the copy shipped with ils_ref)")
+    p.add_argument("--policy", choices=("clip", "signed"), default="clip",
+                   help="ils_backward's expected values: clip (the reference default) or signed (the literal "
+                   "Algorithm 1, pi_D = h(z - alpha*Delta) unclipped; cases where it is undefined are skipped)")
+    p.add_argument("--rtol", type=_nonnegative_float, default=None, help="relative tolerance for every case "
+                   "(default: each case's own, 1e-9; 1e-4 for a function that returns float32)")
+    p.add_argument("--atol", type=_nonnegative_float, default=None, help="absolute tolerance for every case "
+                   "(default: each case's own, 1e-12; 1e-6 for a function that returns float32)")
     p.add_argument("--timeout", type=_positive_float, default=60.0, metavar="S",
                    help="seconds allowed for importing the function and for each case (default 60); the function "
                    "runs in a child process, so one that hangs or ends the process fails instead")

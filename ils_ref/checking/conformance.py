@@ -1,4 +1,4 @@
-"""Check another implementation against the reference vectors.
+"""Check another implementation against the reference vectors: per case a verdict, and for a failure a diagnosis.
 
 ``check(fn, op="ils_backward")`` calls ``fn`` on every case of ``op`` (the
 signatures are listed in :mod:`ils_ref.vectors`) with NumPy arrays (float64;
@@ -6,7 +6,13 @@ signatures are listed in :mod:`ils_ref.vectors`) with NumPy arrays (float64;
 for ``alpha``, ``temperature`` and ``hard``, converts what comes back
 with ``numpy.asarray`` (so a CPU torch tensor or a JAX array works) and
 compares it with the expected values: a case passes when every entry has
-``|got - expected| <= atol + rtol·|expected|``.  A function that raises,
+``|got - expected| <= atol + rtol·|expected|`` (the case's tolerance; ``rtol``
+and ``atol`` override it, and a function that returns float32 gets
+``rtol = 1e-4, atol = 1e-6`` unless they are given).  ``policy="signed"``
+checks ``ils_backward`` against the literal Algorithm 1 (``π_D`` unclipped),
+skipping the cases where that ``π_D`` is undefined.  A failing case is
+compared with a catalogue of known mistakes (:mod:`ils_ref.checking.diagnosis`)
+and the one it matches is named.  A function that raises,
 returns the wrong shape, or NaN is reported for that case; it never stops
 the run.  A function that calls ``sys.exit`` fails its case like one that
 raises.
@@ -21,16 +27,15 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing
 import os
 import stat
-import sys
 from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
 
 from ..formatting import text_table
+from .diagnosis import diagnose
 from .vectors import FORMAT, OPS, content_hash
 
 #: How the inputs of each op are passed, in order, and the names of its outputs.
@@ -109,6 +114,9 @@ def _case_problem(case) -> str | None:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 <= value <= 1):
             return f"{key} must be a number in [0, 1], got {value!r:.40}"
     inputs, outputs = SIGNATURES[case["op"]]
+    if "expected_signed" in case and case["expected_signed"] is not None:
+        if not isinstance(case["expected_signed"], dict) or "dlogits" not in case["expected_signed"]:
+            return "expected_signed must be null or an object with dlogits"
     for group, names in (("inputs", inputs), ("expected", outputs)):
         for name in names:
             if name not in case[group]:
@@ -127,6 +135,11 @@ def _case_problem(case) -> str | None:
     return None
 
 
+#: The tolerance for an implementation that computes in float32 (unless rtol/atol are given).
+FLOAT32_TOL = {"rtol": 1e-4, "atol": 1e-6}
+POLICIES = ("clip", "signed")
+
+
 @dataclass(frozen=True)
 class CaseResult:
     id: str
@@ -137,6 +150,10 @@ class CaseResult:
     atol: float
     note: str
     error: str | None = None
+    dtype: str = "float64"
+    detail: str = ""  # the worst entry, and for ILS the case's intermediates
+    diagnosis: str = ""
+    flag: str = ""  # a pass that rests on atol alone, with a large relative error
 
 
 @dataclass(frozen=True)
@@ -145,6 +162,8 @@ class ConformanceReport:
     results: tuple
     vectors_version: int
     sha256: str
+    policy: str = "clip"
+    skipped: tuple = ()  # case ids with no expected value under this policy
 
     @property
     def ok(self) -> bool:
@@ -155,27 +174,52 @@ class ConformanceReport:
         return sum(not r.ok for r in self.results)
 
     def __str__(self) -> str:
-        lines = [f"op {self.op}: {len(self.results)} cases (vectors v{self.vectors_version}, sha256 {self.sha256[:12]})"]
-        failed = [r for r in self.results if not r.ok]
-        shown = sorted(failed, key=lambda r: -(r.max_rel_error if np.isfinite(r.max_rel_error) else np.inf))[:8]
-        if not failed:
-            worst = max(self.results, key=lambda r: r.max_abs_error, default=None)
-            if worst is not None:
-                shown = [worst]
-        if shown:
-            table = [("case", "max abs err", "max rel err", "tolerance", "detail")]
-            for r in shown:
-                detail = r.error or ("FAIL" if not r.ok else "worst passing case")
-                detail += f" ({r.note})" if r.note else ""
-                tol = f"{r.atol:g} + {r.rtol:g}*|e|"
-                table.append((r.id, f"{r.max_abs_error:.2e}", f"{r.max_rel_error:.2e}", tol, detail))
-            lines.append(text_table(table, indent=2, align="lrrrl"))
+        policy = f", policy {self.policy}" if self.op == "ils_backward" else ""
+        lines = [f"op {self.op}{policy}: {len(self.results)} cases (vectors v{self.vectors_version}, sha256 {self.sha256[:12]})"]
+        table = [("case", "verdict", "max abs err", "max rel err", "tolerance", "note")]
+        for r in self.results:
+            verdict = "pass" if r.ok else "FAIL"
+            tol = f"{r.atol:g} + {r.rtol:g}*|e|" + (f" ({r.dtype})" if r.dtype != "float64" else "")
+            note = r.error or r.flag or r.note
+            table.append((r.id, verdict, f"{r.max_abs_error:.2e}", f"{r.max_rel_error:.2e}", tol, note))
+        lines.append(text_table(table, indent=2, align="llrrrl"))
+        for r in self.results:
+            if not r.ok and (r.detail or r.diagnosis):
+                lines.append(f"  {r.id}: " + "; ".join(x for x in (r.diagnosis, r.detail) if x))
+        if self.skipped:
+            lines.append(f"  skipped {len(self.skipped)} cases where the signed pi_D is undefined: {', '.join(self.skipped)}")
         verdict = "PASS" if self.ok else "FAIL"
         lines.append(f"{verdict}: {len(self.results) - self.n_failed} of {len(self.results)} cases agree with ils_ref")
         return "\n".join(lines)
 
 
-def _run_case(fn, op, case) -> CaseResult:
+def cases_for(doc: dict, op: str, policy: str = "clip") -> tuple[list, list]:
+    """``(cases to run, ids skipped)``: under ``policy="signed"`` the ILS cases expect ``expected_signed``."""
+    if policy not in POLICIES:
+        raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
+    cases = [c for c in doc["cases"] if c.get("op") == op]
+    if not cases:
+        raise ValueError(f"the vectors hold no case of op {op!r}")
+    if policy == "clip" or op != "ils_backward":
+        return cases, []
+    if not all("expected_signed" in c for c in cases):
+        raise ValueError("these vectors have no expected values for policy 'signed' (version 2 or later has)")
+    run = [{**c, "expected": c["expected_signed"]} for c in cases if c["expected_signed"] is not None]
+    return run, [c["id"] for c in cases if c["expected_signed"] is None]
+
+
+def _ils_detail(inputs: dict, row: tuple, policy: str) -> str:
+    """Δ, z - αΔ and π_D of one row of an ILS case (what the reference computed there)."""
+    from ..estimators.ils import ils_cache, ils_step
+
+    step = ils_step(np.asarray(inputs["dz"], dtype=np.float64), ils_cache(inputs["logits"], inputs["index"]),
+                    float(inputs["alpha"]), policy=policy)
+    show = lambda a: np.array2string(np.asarray(a)[row], precision=4, suppress_small=True)  # noqa: E731
+    return f"reference in row {row}: Delta = {show(step.delta)}, z - alpha*Delta = {show(step.w)}, pi_D = {show(step.pi_d)}"
+
+
+def run_case(fn, op, case, *, policy: str = "clip", rtol=None, atol=None) -> CaseResult:
+    """Call ``fn`` on one case and compare; never raises because of ``fn``."""
     arg_names, out_names = SIGNATURES[op]
     inputs = case["inputs"]
     args = []
@@ -185,169 +229,86 @@ def _run_case(fn, op, case) -> CaseResult:
             args.append(value)
         else:  # always an ndarray, even when the case holds a single row (a 0-d index, say)
             args.append(np.asarray(value, dtype=np.int64 if name == "index" else np.float64))
-    base = dict(id=case["id"], rtol=case["rtol"], atol=case["atol"], note=case.get("note", ""))
+    given = rtol is not None or atol is not None
+    tol = {"rtol": case["rtol"] if rtol is None else rtol, "atol": case["atol"] if atol is None else atol}
+    base = dict(id=case["id"], note=case.get("note", ""))
     nan = float("nan")
+
+    def failed(error):
+        return CaseResult(ok=False, max_abs_error=nan, max_rel_error=nan, error=error[:120], **tol, **base)
+
     try:
         got = fn(*args)
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # it raised, or called sys.exit: this case fails, the run goes on
-        return CaseResult(ok=False, max_abs_error=nan, max_rel_error=nan, error=f"raised {type(exc).__name__}: {exc}"[:120], **base)
+        return failed(f"raised {type(exc).__name__}: {exc}")
     if len(out_names) > 1:
         if not isinstance(got, (tuple, list)) or len(got) != len(out_names):
-            return CaseResult(ok=False, max_abs_error=nan, max_rel_error=nan, error=f"must return {len(out_names)} values {out_names}", **base)
+            return failed(f"must return {len(out_names)} values {out_names}")
     else:
         got = (got,)
-    worst_abs, worst_rel, ok = 0.0, 0.0, True
+    arrays = []
     for name, value in zip(out_names, got):
         expected = np.asarray(case["expected"][name], dtype=np.float64)
         try:
             arr = np.asarray(value)
             if arr.dtype.kind not in "iuf":  # numeric strings, booleans, objects: not an answer
                 raise TypeError(f"dtype {arr.dtype}")
-            arr = arr.astype(np.float64)
         except Exception as exc:
-            return CaseResult(ok=False, max_abs_error=nan, max_rel_error=nan, error=f"{name}: not numeric ({exc})"[:120], **base)
+            return failed(f"{name}: not numeric ({exc})")
         if arr.shape != expected.shape:
-            return CaseResult(ok=False, max_abs_error=nan, max_rel_error=nan, error=f"{name}: shape {arr.shape}, expected {expected.shape}", **base)
+            return failed(f"{name}: shape {arr.shape}, expected {expected.shape}")
+        arrays.append((name, arr, expected))
+    dtype = "float32" if any(a.dtype.kind == "f" and a.dtype.itemsize < 8 for _, a, _ in arrays) else "float64"
+    if dtype == "float32" and not given:
+        tol = dict(FLOAT32_TOL)
+    worst_abs, worst_rel, ok, detail, flag, diagnosis = 0.0, 0.0, True, "", "", ""
+    for name, arr, expected in arrays:
+        arr = arr.astype(np.float64)
         if not np.all(np.isfinite(arr)):
-            return CaseResult(ok=False, max_abs_error=nan, max_rel_error=nan, error=f"{name}: contains NaN or inf", **base)
+            return failed(f"{name}: contains NaN or inf")
         err = np.abs(arr - expected)
         with np.errstate(divide="ignore", invalid="ignore"):
             rel = np.where(err == 0, 0.0, err / np.abs(expected))
         worst_abs = max(worst_abs, float(err.max(initial=0.0)))
         worst_rel = max(worst_rel, float(rel.max(initial=0.0)))
-        ok &= bool(np.all(err <= case["atol"] + case["rtol"] * np.abs(expected)))
-    return CaseResult(ok=ok, max_abs_error=worst_abs, max_rel_error=worst_rel, **base)
+        bad = err > tol["atol"] + tol["rtol"] * np.abs(expected)
+        atol_only = (err > tol["rtol"] * np.abs(expected)) & ~bad & (rel > 1e-3)
+        if atol_only.any() and not flag:
+            at = tuple(int(i) for i in np.argwhere(atol_only)[0])
+            flag = f"passes on atol only at {name}{list(at)} (relative error {float(rel[at]):.1e})"
+        if bad.any() and ok:
+            ok = False
+            at = tuple(int(i) for i in np.unravel_index(int(np.argmax(np.where(bad, err, -1.0))), err.shape))
+            detail = f"worst {name}{list(at)}: expected {float(expected[at]):.9g}, got {float(arr[at]):.9g}"
+            if op == "ils_backward" and err.ndim:
+                detail += "; " + _ils_detail(inputs, at[:-1], policy)
+            diagnosis = diagnose(op, inputs, expected, arr, policy)
+    return CaseResult(ok=ok, max_abs_error=worst_abs, max_rel_error=worst_rel, dtype=dtype, detail=detail,
+                      diagnosis=diagnosis, flag=flag, **tol, **base)
 
 
-def check(fn, op: str = "ils_backward", vectors=None) -> ConformanceReport:
-    """Run ``fn`` on every case of ``op``; ``vectors`` is a path or a loaded document (default: shipped)."""
+def check(fn, op: str = "ils_backward", vectors=None, *, policy: str = "clip", rtol=None, atol=None) -> ConformanceReport:
+    """Run ``fn`` on every case of ``op`` in this process; ``vectors`` is a path or a loaded document (default: shipped).
+
+    ``policy`` (``"clip"`` or ``"signed"``) chooses the expected values of
+    ``ils_backward``; ``rtol``/``atol`` override every case's tolerance.
+    """
     if op not in OPS:
         raise ValueError(f"op must be one of {OPS}, got {op!r}")
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    rtol, atol = _tolerances(rtol, atol)
     doc = vectors if isinstance(vectors, dict) else load_vectors(vectors)
-    cases = [c for c in doc["cases"] if c.get("op") == op]
-    if not cases:
-        raise ValueError(f"the vectors hold no case of op {op!r}")
-    results = tuple(_run_case(fn, op, c) for c in cases)
-    return ConformanceReport(op=op, results=results, vectors_version=doc.get("version"), sha256=doc.get("sha256", ""))
+    cases, skipped = cases_for(doc, op, policy)
+    results = tuple(run_case(fn, op, c, policy=policy, rtol=rtol, atol=atol) for c in cases)
+    return ConformanceReport(op=op, results=results, vectors_version=doc.get("version"), sha256=doc.get("sha256", ""),
+                             policy=policy, skipped=tuple(skipped))
 
 
-# --------------------------------------------------------------------------
-# Running the function under test in a child process
-
-
-class CheckedCodeError(Exception):
-    """The code under test ended the process, hung, or exited while being imported."""
-
-
-def import_target(spec: str):
-    """The callable named by ``MODULE:FUNCTION`` (``ValueError`` if it cannot be imported or found).
-
-    Modules in the current folder can be named, as with ``python -m``.
-    """
-    import importlib
-
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise ValueError(f"expected MODULE:FUNCTION, got {spec!r}")
-    if "" not in sys.path:
-        sys.path.insert(0, "")
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:  # ImportError, or the module itself failing on import
-        raise ValueError(f"cannot import module {module_name!r}: {type(exc).__name__}: {exc}") from None
-    target = module
-    for part in attr.split("."):
-        if not hasattr(target, part):
-            raise ValueError(f"module {module_name!r} has no attribute {attr!r}")
-        target = getattr(target, part)
-    if not callable(target):
-        raise ValueError(f"{spec} is not callable")
-    return target
-
-
-def _child(conn, spec: str, op: str, cases: list, cwd: str) -> None:
-    """In the child process: import the function, run every case, send each result."""
-    os.chdir(cwd)
-    sys.path.insert(0, cwd)
-    try:
-        fn = import_target(spec)
-    except ValueError as exc:
-        conn.send(("import-error", str(exc)))
-        return
-    except BaseException as exc:  # sys.exit() at import time
-        conn.send(("import-exit", f"{type(exc).__name__}: {exc}"))
-        return
-    conn.send(("imported", None))
-    for case in cases:
-        conn.send(("case", _run_case(fn, op, case)))
-
-
-def _receive(conn, proc, timeout: float):
-    """The child's next message, or ``("timeout", None)``, or ``("ended", exit code)``."""
-    if not conn.poll(timeout):
-        return "timeout", None
-    try:
-        return conn.recv()
-    except EOFError:  # the child is gone without a word: os._exit, a crash, a signal
-        proc.join(5)
-        return "ended", proc.exitcode
-
-
-def check_isolated(spec: str, op: str = "ils_backward", vectors=None, timeout: float = DEFAULT_TIMEOUT) -> ConformanceReport:
-    """:func:`check` for ``MODULE:FUNCTION``, imported and run in a child process.
-
-    Importing, and every case, must each finish within ``timeout`` seconds.
-    A case that takes longer, or during which the process ends (``os._exit``,
-    a crash), fails, and the cases after it are reported as not run.  Raises
-    ``ValueError`` for a bad ``spec``, ``op``, ``timeout`` or vectors file, and
-    :class:`CheckedCodeError` when importing the module exits, ends the
-    process or takes longer than ``timeout``.
-    """
-    if op not in OPS:
-        raise ValueError(f"op must be one of {OPS}, got {op!r}")
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < math.inf:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    doc = vectors if isinstance(vectors, dict) else load_vectors(vectors)
-    cases = [c for c in doc["cases"] if c.get("op") == op]
-    if not cases:
-        raise ValueError(f"the vectors hold no case of op {op!r}")
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise ValueError(f"expected MODULE:FUNCTION, got {spec!r}")
-    ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: nothing of this process is shared
-    receiver, sender = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(sender, spec, op, cases, os.getcwd()), daemon=True)
-    proc.start()
-    sender.close()
-    results = []
-    try:
-        kind, payload = _receive(receiver, proc, timeout)
-        if kind == "import-error":
-            raise ValueError(payload)
-        if kind != "imported":
-            what = {"import-exit": f"raised {payload}", "timeout": f"took longer than {timeout:g} s",
-                    "ended": f"ended the process (exit code {payload})"}[kind]
-            raise CheckedCodeError(f"importing {spec} {what}")
-        for i, case in enumerate(cases):
-            kind, payload = _receive(receiver, proc, timeout)
-            if kind == "case":
-                results.append(payload)
-                continue
-            why = f"timed out after {timeout:g} s" if kind == "timeout" else f"ended the process (exit code {payload})"
-            nan = float("nan")
-            results.append(CaseResult(id=case["id"], ok=False, max_abs_error=nan, max_rel_error=nan, rtol=case["rtol"],
-                                      atol=case["atol"], note=case.get("note", ""), error=why))
-            results += [CaseResult(id=c["id"], ok=False, max_abs_error=nan, max_rel_error=nan, rtol=c["rtol"],
-                                   atol=c["atol"], note=c.get("note", ""), error="not run (an earlier case " + why + ")")
-                        for c in cases[i + 1:]]
-            break
-    finally:
-        if proc.is_alive():
-            proc.kill()
-        proc.join(5)
-        receiver.close()
-    return ConformanceReport(op=op, results=tuple(results), vectors_version=doc.get("version"), sha256=doc.get("sha256", ""))
+def _tolerances(rtol, atol):
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf):
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return rtol, atol

@@ -13,7 +13,10 @@ Ops and the function signature :mod:`ils_ref.conformance` calls for each:
 op                         signature of the implementation under test
 =========================  ==================================================
 ``ils_backward``           ``fn(logits, index, dz, alpha) -> dlogits``
-                           (chain-ruled, ``policy="clip"``, KL, ``h = z/Σz``)
+                           (chain-ruled, KL, ``h = z/Σz``; ``expected`` is
+                           ``policy="clip"``, ``expected_signed`` the literal
+                           Algorithm 1, ``policy="signed"``, or ``null``
+                           where its ``π_D`` is undefined)
 ``ils_backward_prototype`` ``fn(logits, index, dz, alpha) -> -π_D/(π+1e-7)``
                            (the original prototype, ``policy="signed"``)
 ``gumbel_softmax``         ``fn(logits, u, temperature, hard, dy) -> (y, dlogits)``
@@ -46,7 +49,7 @@ from ..ops.softmax import softmax, softmax_backward
 
 FORMAT = "ils_ref-vectors"
 #: Bump when the cases change; ``check`` reports it.
-VECTORS_VERSION = 1
+VECTORS_VERSION = 2  # 2: ils_backward cases carry expected_signed too
 
 OPS = (
     "ils_backward",
@@ -95,14 +98,18 @@ def _ils_cases(rng, prototype: bool):
             note = f"{label}, alpha={alpha}"
             if left and not prototype:
                 note += "; z - alpha*Delta has negative entries: expected uses policy='clip'"
-            cases.append(
-                {
-                    "op": "ils_backward_prototype" if prototype else "ils_backward",
-                    "inputs": {"logits": logits, "index": index, "dz": dz, "alpha": alpha},
-                    "expected": {"dlogits": ils_backward(dz, cache, alpha, **kwargs)},
-                    "note": note,
-                }
-            )
+            case = {
+                "op": "ils_backward_prototype" if prototype else "ils_backward",
+                "inputs": {"logits": logits, "index": index, "dz": dz, "alpha": alpha},
+                "expected": {"dlogits": ils_backward(dz, cache, alpha, **kwargs)},
+                "note": note,
+            }
+            if not prototype:
+                try:  # the literal algorithm: pi_D = h(z - alpha*Delta) unclipped
+                    case["expected_signed"] = {"dlogits": ils_backward(dz, cache, alpha, policy="signed")}
+                except ValueError:  # sum(z - alpha*Delta) <= 0 in some row: pi_D is undefined there
+                    case["expected_signed"] = None
+            cases.append(case)
     return cases
 
 

@@ -48,8 +48,8 @@ def ils_kernel_fast(dz, probs, index, alpha, *, clip: bool = True, masked=None, 
     if np.any(total <= 0):
         raise nonpositive_sum_error(total[..., 0] <= 0, alpha)
     if not np.isfinite(total).all():  # α·Σv beyond float64: π_D would silently collapse to 0
-        raise ValueError("the ILS logit gradient is not representable in float64: alpha * (g_k - g) overflows "
-                         "in some row; rescale the loss or alpha")
+        raise ValueError("the ILS logit gradient is not representable in float64: alpha * dz (its g_k - g) "
+                         "overflows in some row; rescale dz (the loss) or alpha")
     inv_total = 1.0 / total
     v *= alpha * inv_total  # π_D off the draw
     if prototype_eps is None:
