@@ -215,8 +215,19 @@ def _vectors(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from .checking.isolated import CheckedCodeError, check_isolated
+    from .checking.isolated import CheckedCodeError, check_isolated, import_target
 
+    if args.statistical:
+        from .checking.statistical import check_estimator
+
+        try:
+            fn = import_target(args.target)
+        except ValueError as exc:
+            print(f"ils-ref check: {exc}", file=sys.stderr)
+            return 2
+        report = check_estimator(fn, policy=args.policy, n_samples=args.samples)
+        print(report)
+        return 0 if report.ok else 1
     try:
         report = check_isolated(args.target, op=args.op, vectors=args.vectors, timeout=args.timeout,
                                 policy=args.policy, rtol=args.rtol, atol=args.atol)
@@ -328,6 +339,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: each case's own, 1e-9; 1e-4 for a function that returns float32)")
     p.add_argument("--atol", type=_nonnegative_float, default=None, help="absolute tolerance for every case "
                    "(default: each case's own, 1e-12; 1e-6 for a function that returns float32)")
+    p.add_argument("--statistical", action="store_true",
+                   help="check a whole stochastic estimator fn(logits, dz_of, rng, alpha=...) -> dlogits that draws "
+                   "for itself: the mean of --samples estimates against ILS's exact expectation on small problems "
+                   "(catches mistakes in the sampling half: the argmax instead of a draw, a tempered softmax)")
+    p.add_argument("--samples", type=_int_at_least(100), default=4000, help="estimates per setting with "
+                   "--statistical (default 4000)")
     p.add_argument("--timeout", type=_positive_float, default=60.0, metavar="S",
                    help="seconds allowed for importing the function and for each case (default 60); the function "
                    "runs in a child process, so one that hangs or ends the process fails instead")

@@ -218,6 +218,32 @@ def _ils_detail(inputs: dict, row: tuple, policy: str) -> str:
     return f"reference in row {row}: Delta = {show(step.delta)}, z - alpha*Delta = {show(step.w)}, pi_D = {show(step.pi_d)}"
 
 
+def to_numpy(value):
+    """What a framework returned, as a NumPy array, by duck typing (no framework is imported).
+
+    A torch tensor leaves its graph (``detach``) and its device (``cpu``)
+    first; torch and TensorFlow eager tensors then give ``.numpy()``; JAX
+    arrays, lists and scalars go through ``numpy.asarray``; anything else that
+    speaks DLPack through ``numpy.from_dlpack``.
+    """
+    if isinstance(value, np.ndarray):
+        return value
+    for step in ("detach", "cpu"):
+        if callable(getattr(value, step, None)):
+            value = getattr(value, step)()
+    if callable(getattr(value, "numpy", None)):
+        try:
+            return np.asarray(value.numpy())
+        except Exception:  # e.g. a dtype NumPy lacks (bfloat16): fall through to the generic routes
+            pass
+    try:
+        return np.asarray(value)
+    except Exception:
+        if hasattr(value, "__dlpack__"):
+            return np.from_dlpack(value)
+        raise
+
+
 def run_case(fn, op, case, *, policy: str = "clip", rtol=None, atol=None) -> CaseResult:
     """Call ``fn`` on one case and compare; never raises because of ``fn``."""
     arg_names, out_names = SIGNATURES[op]
@@ -252,7 +278,7 @@ def run_case(fn, op, case, *, policy: str = "clip", rtol=None, atol=None) -> Cas
     for name, value in zip(out_names, got):
         expected = np.asarray(case["expected"][name], dtype=np.float64)
         try:
-            arr = np.asarray(value)
+            arr = to_numpy(value)
             if arr.dtype.kind not in "iuf":  # numeric strings, booleans, objects: not an answer
                 raise TypeError(f"dtype {arr.dtype}")
         except Exception as exc:

@@ -109,3 +109,47 @@ def test_the_readme_recipe_passes_both_policies():
     backward = namespace["backward"]
     assert check(backward).ok
     assert check(lambda *a: backward(*a, clip=False), policy="signed").ok
+
+
+class FakeTorchTensor:
+    """Behaves like a torch tensor that requires grad and lives on a device: numpy() refuses until detached."""
+
+    def __init__(self, array, attached=True, on_device=True):
+        self.array, self.attached, self.on_device = np.asarray(array, dtype=np.float32), attached, on_device
+
+    def detach(self):
+        return FakeTorchTensor(self.array, attached=False, on_device=self.on_device)
+
+    def cpu(self):
+        return FakeTorchTensor(self.array, attached=self.attached, on_device=False)
+
+    def numpy(self):
+        if self.attached or self.on_device:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad / is on a device")
+        return self.array
+
+    def __array__(self, dtype=None, copy=None):
+        return self.numpy()
+
+
+def test_framework_tensors_are_converted_by_duck_typing():
+    from ils_ref.checking.conformance import to_numpy
+
+    report = check(lambda *a: FakeTorchTensor(ils_numpy(*a)))  # requires_grad, on a device, float32
+    assert report.ok and {r.dtype for r in report.results} == {"float32"}
+    assert to_numpy([1.0, 2.0]).tolist() == [1.0, 2.0]
+
+    class DLPackOnly:
+        def __init__(self, array):
+            self.array = array
+
+        def __array__(self, dtype=None, copy=None):
+            raise TypeError("no __array__ here")
+
+        def __dlpack__(self, **kwargs):
+            return self.array.__dlpack__(**kwargs)
+
+        def __dlpack_device__(self):
+            return self.array.__dlpack_device__()
+
+    np.testing.assert_array_equal(to_numpy(DLPackOnly(np.arange(3.0))), [0.0, 1.0, 2.0])
