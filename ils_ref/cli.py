@@ -230,7 +230,7 @@ def _check(args: argparse.Namespace) -> int:
         return 0 if report.ok else 1
     try:
         report = check_isolated(args.target, op=args.op, vectors=args.vectors, timeout=args.timeout,
-                                policy=args.policy, rtol=args.rtol, atol=args.atol)
+                                policy=args.policy, rtol=args.rtol, atol=args.atol, framework=args.as_)
     except (TypeError, ValueError) as exc:
         print(f"ils-ref check: {exc}", file=sys.stderr)
         return 2
@@ -339,6 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: each case's own, 1e-9; 1e-4 for a function that returns float32)")
     p.add_argument("--atol", type=_nonnegative_float, default=None, help="absolute tolerance for every case "
                    "(default: each case's own, 1e-12; 1e-6 for a function that returns float32)")
+    p.add_argument("--as", dest="as_", choices=("numpy", "torch", "jax"), default="numpy",
+                   help="hand the inputs to the function as float64 NumPy arrays (default), torch tensors or JAX "
+                   "arrays; what it returns is converted back whatever it is")
     p.add_argument("--statistical", action="store_true",
                    help="check a whole stochastic estimator fn(logits, dz_of, rng, alpha=...) -> dlogits that draws "
                    "for itself: the mean of --samples estimates against ILS's exact expectation on small problems "

@@ -244,7 +244,23 @@ def to_numpy(value):
         raise
 
 
-def run_case(fn, op, case, *, policy: str = "clip", rtol=None, atol=None) -> CaseResult:
+FRAMEWORKS = ("numpy", "torch", "jax")
+
+
+def as_framework(arr: np.ndarray, framework: str):
+    """An input array handed to the function under test as ``numpy`` (as is), a ``torch`` tensor or a ``jax`` array."""
+    if framework == "torch":
+        import torch
+
+        return torch.from_numpy(np.array(arr, order="C"))  # a copy; np.ascontiguousarray would make 0-d 1-d
+    if framework == "jax":
+        import jax.numpy as jnp
+
+        return jnp.asarray(arr)
+    return arr
+
+
+def run_case(fn, op, case, *, policy: str = "clip", rtol=None, atol=None, framework: str = "numpy") -> CaseResult:
     """Call ``fn`` on one case and compare; never raises because of ``fn``."""
     arg_names, out_names = SIGNATURES[op]
     inputs = case["inputs"]
@@ -254,7 +270,7 @@ def run_case(fn, op, case, *, policy: str = "clip", rtol=None, atol=None) -> Cas
         if name in _SCALARS:
             args.append(value)
         else:  # always an ndarray, even when the case holds a single row (a 0-d index, say)
-            args.append(np.asarray(value, dtype=np.int64 if name == "index" else np.float64))
+            args.append(as_framework(np.asarray(value, dtype=np.int64 if name == "index" else np.float64), framework))
     given = rtol is not None or atol is not None
     tol = {"rtol": case["rtol"] if rtol is None else rtol, "atol": case["atol"] if atol is None else atol}
     base = dict(id=case["id"], note=case.get("note", ""))

@@ -59,7 +59,12 @@ def _candidates(inputs: dict, policy: str):
     tries.append((
         "the signed policy where its pi_D is undefined: h divided by sum(z - alpha*Delta) <= 0 (the literal "
         "algorithm; check with --policy signed, which skips these cases, or clip)",
-        lambda: _unguarded_signed(logits, index, dz, alpha),
+        lambda: _unguarded_signed(logits, index, dz, alpha)[0],
+    ))
+    tries.append((
+        "the prototype's output: -pi_D/(pi + 1e-7), with pi_D = h(z - alpha*Delta) divided by a sum <= 0 as the "
+        "prototype did (a gradient with respect to pi returned as the logit gradient)",
+        lambda: _unguarded_signed(logits, index, dz, alpha)[1],
     ))
     for name, compute in tries:
         try:
@@ -77,7 +82,8 @@ def _unguarded_signed(logits, index, dz, alpha):
     z = np.zeros_like(logits)
     np.put_along_axis(z, k, 1.0, axis=-1)
     w = z - alpha * (dz - np.take_along_axis(dz, k, axis=-1))
-    return probs - w / w.sum(axis=-1, keepdims=True)
+    pi_d = w / w.sum(axis=-1, keepdims=True)
+    return probs - pi_d, -pi_d / (probs + 1e-7)
 
 
 def diagnose(op: str, inputs: dict, expected: np.ndarray, got: np.ndarray, policy: str = "clip") -> str:

@@ -10,12 +10,13 @@ passing, the check.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import multiprocessing
 import os
 import sys
 
-from .conformance import DEFAULT_TIMEOUT, OPS, CaseResult, ConformanceReport, _tolerances, cases_for, load_vectors, run_case
+from .conformance import DEFAULT_TIMEOUT, FRAMEWORKS, OPS, CaseResult, ConformanceReport, _tolerances, cases_for, load_vectors, run_case
 
 class CheckedCodeError(Exception):
     """The code under test ended the process, hung, or exited while being imported."""
@@ -76,7 +77,7 @@ def _receive(conn, proc, timeout: float):
 
 
 def check_isolated(spec: str, op: str = "ils_backward", vectors=None, timeout: float = DEFAULT_TIMEOUT, *,
-                   policy: str = "clip", rtol=None, atol=None) -> ConformanceReport:
+                   policy: str = "clip", rtol=None, atol=None, framework: str = "numpy") -> ConformanceReport:
     """:func:`ils_ref.checking.conformance.check` for ``MODULE:FUNCTION``, imported and run in a child process.
 
     Importing, and every case, must each finish within ``timeout`` seconds.
@@ -91,9 +92,13 @@ def check_isolated(spec: str, op: str = "ils_backward", vectors=None, timeout: f
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < math.inf:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     rtol, atol = _tolerances(rtol, atol)
+    if framework not in FRAMEWORKS:
+        raise ValueError(f"framework must be one of {FRAMEWORKS}, got {framework!r}")
+    if framework != "numpy" and importlib.util.find_spec(framework) is None:
+        raise ValueError(f"--as {framework} needs {framework} installed (pip install '.[{framework}]')")
     doc = vectors if isinstance(vectors, dict) else load_vectors(vectors)
     cases, skipped = cases_for(doc, op, policy)
-    options = {"policy": policy, "rtol": rtol, "atol": atol}
+    options = {"policy": policy, "rtol": rtol, "atol": atol, "framework": framework}
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise ValueError(f"expected MODULE:FUNCTION, got {spec!r}")

@@ -1,0 +1,55 @@
+"""ils-ref check against real PyTorch implementations (skipped without torch; .ci/run installs it)."""
+
+import numpy as np
+import pytest
+
+from ils_ref.checking.conformance import check
+from ils_ref.cli import main
+
+torch = pytest.importorskip("torch")
+
+
+def ils_autograd(logits, index, dz, alpha, dtype=torch.float32, prototype=False):
+    """ILS as a torch user writes it: float32, autograd for step 3, the result still requiring grad."""
+    theta = torch.as_tensor(np.asarray(logits)).to(dtype).requires_grad_(True)
+    probs = torch.softmax(theta, dim=-1)
+    index = torch.as_tensor(np.asarray(index))
+    z = torch.nn.functional.one_hot(index, probs.shape[-1]).to(dtype)
+    g = torch.as_tensor(np.asarray(dz)).to(dtype)
+    w = z - alpha * (g - g.gather(-1, index[..., None]))  # z - alpha * Delta
+    w = w if prototype else torch.clamp(w, min=0.0)
+    pi_d = (w / w.sum(-1, keepdim=True)).detach()
+    if prototype:  # the original TF prototype's arithmetic: dL_I/dpi returned as the logit gradient
+        return (-pi_d / (probs + 1e-7)).detach().requires_grad_(True)
+    loss = -(pi_d * torch.log(probs)).sum()
+    (grad,) = torch.autograd.grad(loss, theta, create_graph=True)
+    return grad  # requires grad: check must detach it
+
+
+def test_a_float32_torch_implementation_passes_with_no_flag():
+    report = check(ils_autograd)
+    assert report.ok and {r.dtype for r in report.results} == {"float32"}, str(report)
+
+
+def test_the_prototype_arithmetic_in_torch_is_diagnosed_as_the_prototype():
+    report = check(lambda *a: ils_autograd(*a, dtype=torch.float64, prototype=True))
+    failed = [r for r in report.results if not r.ok]
+    assert failed and all("the prototype's output" in r.diagnosis for r in failed)
+
+
+def test_as_torch_hands_tensors(tmp_path, monkeypatch, capsys):
+    (tmp_path / "torch_impl.py").write_text(
+        "import torch\n"
+        "def fn(logits, index, dz, alpha):\n"
+        "    assert isinstance(logits, torch.Tensor) and isinstance(index, torch.Tensor)\n"
+        "    theta = logits.clone().requires_grad_(True)\n"
+        "    probs = torch.softmax(theta, -1)\n"
+        "    z = torch.nn.functional.one_hot(index, probs.shape[-1]).double()\n"
+        "    w = torch.clamp(z - alpha * (dz - dz.gather(-1, index[..., None])), min=0.0)\n"
+        "    pi_d = (w / w.sum(-1, keepdim=True)).detach()\n"
+        "    (grad,) = torch.autograd.grad(-(pi_d * torch.log(probs)).sum(), theta)\n"
+        "    return grad\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "torch_impl:fn", "--as", "torch"]) == 0, capsys.readouterr()
+    assert main(["check", "torch_impl:fn"]) == 1  # with NumPy inputs its own assertion fails every case
