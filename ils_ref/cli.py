@@ -122,7 +122,18 @@ def _compare(args: argparse.Namespace) -> int:
         return _too_large("compare", f"--samples {args.samples} on {args.problem}", need)
     if args.json and not _writable("compare", args.json):
         return 2
-    rows = compare(problem, n_samples=args.samples, seed=args.seed)
+    estimators = None
+    if args.estimator:
+        from .checking.isolated import import_target
+        from .estimators.interface import outside, standard_estimators
+
+        try:
+            extra = [outside(import_target(spec), spec, args.alpha) for spec in args.estimator]
+        except ValueError as exc:
+            print(f"ils-ref compare: {exc}", file=sys.stderr)
+            return 2
+        estimators = standard_estimators(problem) + extra
+    rows = compare(problem, estimators, n_samples=args.samples, seed=args.seed)
     print(format_table(problem, rows, args.samples, args.seed))
     if args.json:
         try:
@@ -291,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=_int_at_least(2), default=10000, help="estimates per setting (default 10000)")
     p.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of the problem and of the draws (default 0)")
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON to FILE")
+    p.add_argument("--estimator", action="append", metavar="MODULE:FUNCTION", help="add an outside estimator "
+                   "fn(logits, dz_of, rng, alpha=...) -> dlogits (repeatable; see ils-ref check --statistical)")
+    p.add_argument("--alpha", type=_nonnegative_float, default=0.1, help="alpha passed to --estimator (default 0.1)")
     p.set_defaults(run=_compare)
 
     p = sub.add_parser(

@@ -131,6 +131,23 @@ def bernoulli_ils(alpha: float) -> Estimator:
     return Estimator("bernoulli-ils", {"alpha": alpha}, fn)
 
 
+def outside(fn: Callable, name: str, alpha: float = 0.1) -> Estimator:
+    """An outside ILS-style estimator ``fn(logits, dz_of, rng, alpha=...) -> dlogits`` (one draw per call).
+
+    ``fn`` draws its own sample with ``rng`` and asks ``dz_of(z)`` for the
+    upstream gradient at its one-hot draw; ``n`` estimates are ``n`` calls.
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    alpha = checked(alpha=("nonnegative_scalar", alpha))
+
+    def estimate(logits, problem, rng, n):
+        return np.stack([np.asarray(fn(np.array(logits), problem.grad, rng, alpha=alpha), dtype=np.float64)
+                         for _ in range(n)])
+
+    return Estimator(name, {"alpha": alpha}, estimate)
+
+
 def standard_estimators(problem=None) -> list[Estimator]:
     """The settings of ``ils-ref compare``: the post's α and T, and the unbiased references.
 

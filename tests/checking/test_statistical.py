@@ -54,3 +54,21 @@ def test_the_command_line(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["check", "--statistical", "argmax_impl:fn", "--samples", "1000"]) == 1
     assert "FAIL" in capsys.readouterr().out
+
+
+def test_compare_takes_outside_estimators(tmp_path, monkeypatch, capsys):
+    (tmp_path / "outside_impl.py").write_text(
+        "import numpy as np\n"
+        "def fn(logits, dz_of, rng, alpha):\n"
+        "    e = np.exp(logits - logits.max(-1, keepdims=True)); p = e / e.sum(-1, keepdims=True)\n"
+        "    u = rng.random(p.shape[:-1])[..., None]\n"
+        "    k = np.minimum((np.cumsum(p, -1) <= u).sum(-1), p.shape[-1] - 1)[..., None]\n"
+        "    z = np.zeros_like(logits); np.put_along_axis(z, k, 1.0, axis=-1)\n"
+        "    dz = dz_of(z); w = np.maximum(z - alpha * (dz - np.take_along_axis(dz, k, axis=-1)), 0)\n"
+        "    return p - w / w.sum(-1, keepdims=True)\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["compare", "--problem", "linear", "--samples", "200", "--estimator", "outside_impl:fn"]) == 0
+    out = capsys.readouterr().out
+    assert "outside_impl:fn(alpha=0.1)" in out
+    assert main(["compare", "--problem", "linear", "--estimator", "no_such_module_xyz:fn"]) == 2
