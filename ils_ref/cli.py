@@ -248,7 +248,7 @@ def _check(args: argparse.Namespace) -> int:
     except CheckedCodeError as exc:
         print(f"ils-ref check: FAIL: {exc}", file=sys.stderr)
         return 1
-    print(report)
+    print(report.render(verbose=args.verbose))
     return 0 if report.ok else 1
 
 
@@ -356,6 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as", dest="as_", choices=("numpy", "torch", "jax"), default="numpy",
                    help="hand the inputs to the function as float64 NumPy arrays (default), torch tensors or JAX "
                    "arrays; what it returns is converted back whatever it is")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="details under every case (the worst entry and, for ILS, Delta, z - alpha*Delta, pi_D), "
+                   "not only under failing ones")
     p.add_argument("--statistical", action="store_true",
                    help="check a whole stochastic estimator fn(logits, dz_of, rng, alpha=...) -> dlogits that draws "
                    "for itself: the mean of --samples estimates against ILS's exact expectation on small problems "

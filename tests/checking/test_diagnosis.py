@@ -153,3 +153,10 @@ def test_framework_tensors_are_converted_by_duck_typing():
             return self.array.__dlpack_device__()
 
     np.testing.assert_array_equal(to_numpy(DLPackOnly(np.arange(3.0))), [0.0, 1.0, 2.0])
+
+
+def test_verbose_shows_details_under_every_case(tmp_path, monkeypatch, capsys):
+    report = check(ils_numpy)
+    assert report.ok and "worst dlogits" not in str(report)
+    assert report.render(verbose=True).count("worst dlogits") == len(report.results)
+    assert "pi_D = " in report.render(verbose=True)
