@@ -5,7 +5,9 @@
   verdict), :mod:`.report` and :mod:`.calls` (calling the user's functions).
 * :mod:`.problems` — objectives whose exact gradient is known by enumerating
   the outcomes; :mod:`.statcheck` — is a stochastic estimator unbiased?
-* :mod:`.vectors`, :mod:`.conformance` — reference vectors and ``ils-ref check``.
+* :mod:`.vectors`, :mod:`.conformance` — reference vectors and ``ils-ref check``;
+  :mod:`.diagnosis` names a failing implementation's mistake, :mod:`.isolated`
+  runs it in a child process, :mod:`.statistical` checks a whole estimator.
 * :mod:`.selfcheck` — every backward pass of the package, checked.
 
 Imports: :mod:`ils_ref.estimators`, :mod:`ils_ref.ops` and the foundation

@@ -4,6 +4,7 @@
 * :mod:`.reproduce`, :mod:`.figures` — ``ils-ref reproduce``: the faithful and
   fair runs, the summary table, the figures.
 * :mod:`.compare` — ``ils-ref compare``: every estimator on one problem, as a table.
+* :mod:`.fixedpoint` — ``ils-ref fixedpoint``: where each estimator's exact expected gradient leads.
 
 Imports: any lower layer (:mod:`ils_ref.checking`, :mod:`ils_ref.estimators`,
 :mod:`ils_ref.ops`, the foundation); the command line (:mod:`ils_ref.cli`) sits above.
