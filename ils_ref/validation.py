@@ -21,9 +21,8 @@ import numbers
 
 import numpy as np
 
-#: Largest allowed ``|sum(row) - 1|`` for an argument documented as "rows of
-#: probabilities".  Loose enough for probabilities computed in float32 by
-#: another framework, tight enough to catch an unnormalised vector.
+#: Largest allowed ``|sum(row) - 1|`` for "rows of probabilities": loose enough for
+#: float32 probabilities from another framework, tight enough for an unnormalised vector.
 PROB_SUM_ATOL = 1e-6
 
 #: An argument larger than this many float64 values is refused before any work.
