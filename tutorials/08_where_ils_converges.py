@@ -32,6 +32,7 @@ from ils_ref.checking.problems import (  # noqa: E402
     exact_objective,
     linear,
     make_linear,
+    outcomes,
     toy1,
 )
 from ils_ref.estimators.interface import ils_expected_gradient, reinforce_loo  # noqa: E402
@@ -63,11 +64,8 @@ claims = Claims()
 def first_order(problem, logits):
     """E[Δ - z ΣΔ] by enumerating the draws: ILS's expected logit gradient divided by α, to first order."""
     probs = softmax(logits)
-    k = problem.num_categories
     total = np.zeros(np.shape(logits))
-    for j in range(k):
-        z = np.zeros(np.shape(logits))
-        z[..., j] = 1.0
+    for j, z in enumerate(outcomes(np.shape(logits))):  # z = e_j in every row
         g = problem.grad(z)
         delta = g - g[..., j:j + 1]
         total += probs[..., j:j + 1] * (delta - z * delta.sum(axis=-1, keepdims=True))

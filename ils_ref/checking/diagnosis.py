@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..estimators.ils import ils_backward, ils_cache
+from ..estimators.ils import PROTOTYPE_EPS, ils_backward, ils_cache
 from ..estimators.intermediate import Normalization
 from ..ops.normalization import normalize_kernel
+from ..ops.sampling import one_hot_kernel
+from ..ops.softmax import softmax_kernel
 
 #: Δ = g: a "normalisation" whose VJP is the identity (the centring on the drawn entry forgotten).
 _UNCENTRED = Normalization("uncentred", normalize_kernel, lambda dy, z: dy)
@@ -76,14 +78,10 @@ def _candidates(inputs: dict, policy: str):
 
 def _unguarded_signed(logits, index, dz, alpha):
     """Algorithm 1 unclipped and unguarded, as the prototype computed it, where the reference refuses."""
-    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    probs = e / e.sum(axis=-1, keepdims=True)
-    k = np.asarray(index)[..., None]
-    z = np.zeros_like(logits)
-    np.put_along_axis(z, k, 1.0, axis=-1)
-    w = z - alpha * (dz - np.take_along_axis(dz, k, axis=-1))
+    probs, k = softmax_kernel(logits), np.asarray(index)
+    w = one_hot_kernel(k, logits.shape[-1]) - alpha * (dz - np.take_along_axis(dz, k[..., None], axis=-1))
     pi_d = w / w.sum(axis=-1, keepdims=True)
-    return probs - pi_d, -pi_d / (probs + 1e-7)
+    return probs - pi_d, -pi_d / (probs + PROTOTYPE_EPS)
 
 
 def diagnose(op: str, inputs: dict, expected: np.ndarray, got: np.ndarray, policy: str = "clip") -> str:

@@ -204,12 +204,16 @@ def make_problem(name: str, *, target: float | None = None, seed: int = 0) -> Pr
 # exact enumeration
 
 
+def outcomes(shape: tuple) -> np.ndarray:
+    """Every one-hot outcome of every row at once: ``O[j, ..., :] = e_j``, shape ``(K,) + shape`` (a read-only view)."""
+    k = shape[-1]
+    return np.broadcast_to(np.eye(k).reshape((k,) + (1,) * (len(shape) - 1) + (k,)), (k,) + tuple(shape))
+
+
 def outcome_values(problem: Problem, logits=None) -> np.ndarray:
     """``F[..., k] = f_r(e_k)``: the loss of every row under every outcome, shape ``(..., K)``."""
     shape = problem.logits.shape if logits is None else np.shape(logits)
-    k = shape[-1]
-    outcomes = np.broadcast_to(np.eye(k).reshape((k,) + (1,) * (len(shape) - 1) + (k,)), (k,) + tuple(shape))
-    return np.moveaxis(problem.f(outcomes), 0, -1)
+    return np.moveaxis(problem.f(outcomes(shape)), 0, -1)
 
 
 def exact_objective(problem: Problem, logits=None) -> float:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checking.problems import exact_gradient, exact_objective, outcome_values
+from ..checking.problems import exact_gradient, exact_objective, outcome_values, outcomes
 from ..estimators.interface import ils_expected_gradient
 from ..ops.softmax import softmax_backward_kernel, softmax_kernel
 from ..validation import checked
@@ -57,10 +57,7 @@ def expected_gradient(problem, estimator: str, alpha: float):
     if estimator == "ils-prototype":
         return lambda logits: ils_expected_gradient(problem, alpha, logits, policy="signed", prototype=True)
     if estimator == "straight-through":
-        k = problem.num_categories
-        shape = problem.logits.shape
-        outcomes = np.broadcast_to(np.eye(k).reshape((k,) + (1,) * (len(shape) - 1) + (k,)), (k,) + shape)
-        grads = problem.grad(outcomes)  # G[j] = ∂f/∂z at z = e_j, shape (K, ..., K): independent of the logits
+        grads = problem.grad(outcomes(problem.logits.shape))  # G[j] = ∂f/∂z at z = e_j, shape (K, ..., K): independent of the logits
 
         def straight_through(logits):
             probs = softmax_kernel(logits)
