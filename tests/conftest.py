@@ -36,3 +36,13 @@ def float_arrays(shape_strategy, low: float, high: float):
     """float64 arrays of a drawn shape, entries in [low, high], no NaN/inf/subnormals."""
     elements = st.floats(low, high, allow_nan=False, allow_infinity=False, allow_subnormal=False, width=64)
     return shape_strategy.flatmap(lambda shape: hnp.arrays(np.float64, shape, elements=elements))
+
+
+# The long tests (tutorials run top to bottom, the toy experiment, the notebooks) go first, so
+# that under pytest-xdist (-n 2) they start early and the short ones fill the other worker,
+# instead of one long test running alone at the end.
+SLOW_FIRST = ("test_tutorials.py", "test_notebooks.py", "test_reproduce.py", "test_statistical.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.path.name not in SLOW_FIRST)  # stable: the order within each group stays
