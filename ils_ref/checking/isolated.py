@@ -48,8 +48,15 @@ def import_target(spec: str):
     return target
 
 
+#: Seconds allowed for the child interpreter to start and import ils_ref (NumPy, SciPy) before the
+#: code under test is touched.  This is our start-up, not the checked code's, so ``timeout`` does not
+#: apply to it: on a loaded machine it alone can take several seconds.
+STARTUP_LIMIT = 120.0
+
+
 def _child(conn, spec: str, op: str, cases: list, cwd: str, options: dict) -> None:
     """In the child process: import the function, run every case, send each result."""
+    conn.send(("started", None))
     os.chdir(cwd)
     sys.path.insert(0, cwd)
     try:
@@ -80,7 +87,9 @@ def check_isolated(spec: str, op: str = "ils_backward", vectors=None, timeout: f
                    policy: str = "clip", rtol=None, atol=None, framework: str = "numpy") -> ConformanceReport:
     """:func:`ils_ref.checking.conformance.check` for ``MODULE:FUNCTION``, imported and run in a child process.
 
-    Importing, and every case, must each finish within ``timeout`` seconds.
+    Importing the module, and every case, must each finish within ``timeout``
+    seconds (the child's own start-up, before the module is imported, is not
+    counted: see :data:`STARTUP_LIMIT`).
     A case that takes longer, or during which the process ends (``os._exit``,
     a crash), fails, and the cases after it are reported as not run.  Raises
     ``ValueError`` for a bad ``spec``, ``op``, ``timeout`` or vectors file, and
@@ -109,6 +118,9 @@ def check_isolated(spec: str, op: str = "ils_backward", vectors=None, timeout: f
     sender.close()
     results = []
     try:
+        kind, payload = _receive(receiver, proc, max(timeout, STARTUP_LIMIT))
+        if kind != "started":
+            raise RuntimeError(f"the checking process did not start ({kind}: {payload})")
         kind, payload = _receive(receiver, proc, timeout)
         if kind == "import-error":
             raise ValueError(payload)
