@@ -157,15 +157,12 @@ print("Question 2")
 iterations = 1000 if QUICK else 4000
 targets = result.targets
 metrics = {}
+problem = make_toy1(targets, np.zeros_like(targets))  # all problems at once: (problems, rows, K)
 for alpha in (0.1, 0.001):
-    star = []
-    for p in range(targets.shape[0]):
-        problem = make_toy1(targets[p], np.zeros_like(targets[p]))
-        theta = np.zeros_like(targets[p])
-        for _ in range(iterations):
-            theta -= ils_expected_gradient(problem, alpha, theta)
-        star.append(softmax(theta))
-    star = np.array(star)
+    theta = np.zeros_like(targets)
+    for _ in range(iterations):
+        theta -= ils_expected_gradient(problem, alpha, theta)
+    star = softmax(theta)
     metrics[alpha] = toy_metric(star, targets)
     print(f"  alpha={alpha:g}: row 0 of problem 0: target {np.round(targets[0, 0], 3)}, pi* {np.round(star[0, 0], 3)}")
 plateau = np.mean([final_per_seed(result, result.names.index(f"ils alpha={a:g}")).mean() for a in (0.1, 0.01, 0.001)])

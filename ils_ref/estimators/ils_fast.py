@@ -38,8 +38,9 @@ def ils_kernel_fast(dz, probs, index, alpha, *, clip: bool = True, masked=None, 
     float or ``(..., 1)``; ``clip=False`` is the ``"signed"`` policy.
     Raises ``ValueError`` where ``Σ(z - αΔ) <= 0`` (possible only unclipped).
     """
-    k = index[..., None]
-    v = np.take_along_axis(dz, k, axis=-1) - dz  # v = g_k - g = -Δ, and v_k = 0
+    drawn = np.arange(index.size).reshape(index.shape) * dz.shape[-1] + index  # flat position of every draw
+    # v = g_k - g = -Δ, and v_k = 0.  C order, whatever dz's layout: the draws are written through v's flat view.
+    v = np.subtract(np.ravel(dz)[drawn][..., None], dz, order="C")
     if masked is not None:
         v[masked] = 0.0
     if clip:
@@ -54,7 +55,7 @@ def ils_kernel_fast(dz, probs, index, alpha, *, clip: bool = True, masked=None, 
     v *= alpha * inv_total  # π_D off the draw
     if prototype_eps is None:
         np.subtract(probs, v, out=v)  # π - π_D off the draw ...
-        np.put_along_axis(v, k, np.take_along_axis(probs, k, axis=-1) - inv_total, axis=-1)  # ... and at it
+        v.reshape(-1)[drawn] = np.ravel(probs)[drawn] - inv_total[..., 0]  # ... and at it
         return v
-    np.put_along_axis(v, k, inv_total, axis=-1)  # π_D at the draw
+    v.reshape(-1)[drawn] = inv_total[..., 0]  # π_D at the draw
     return np.where(v == 0, 0.0, -v / (probs + prototype_eps))
