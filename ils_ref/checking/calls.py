@@ -19,6 +19,10 @@ import numpy as np
 MAX_BATCH_ELEMENTS = 1 << 22
 
 
+class BudgetExceeded(Exception):
+    """The check needed more evaluations of ``f`` and ``vjp`` than ``max_evaluations`` allows."""
+
+
 class UserFunctionError(ValueError):
     """A user function raised, or returned something unusable.
 
@@ -30,8 +34,11 @@ class UserFunctionError(ValueError):
         self.source = source
 
 
-def as_output(value, name: str, shape: tuple | None, context: str) -> np.ndarray:
-    """What a user function returned, as a fresh float64 array (or a :class:`UserFunctionError`)."""
+def as_output(value, name: str, shape: tuple | None, context: str, finite: bool = True, copy: bool = True) -> np.ndarray:
+    """What a user function returned, as a fresh float64 array (or a :class:`UserFunctionError`).
+
+    ``finite=False`` lets NaN and inf through (the caller handles a step that left f's domain).
+    """
     if value is None:
         raise UserFunctionError(f"{name} returned None {context}", name)
     try:
@@ -45,9 +52,9 @@ def as_output(value, name: str, shape: tuple | None, context: str) -> np.ndarray
         raise UserFunctionError(f"{name} returned dtype {arr.dtype} {context}; need real numbers", name)
     if shape is not None and arr.shape != shape:
         raise UserFunctionError(f"{name} returned shape {arr.shape} {context}; expected {shape}", name)
-    out = arr.astype(np.float64, copy=True)
+    out = arr.astype(np.float64, copy=copy)
     bad = ~np.isfinite(out)
-    if bad.any():
+    if finite and bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
         kind = "NaN" if np.isnan(out[idx]) else "inf"
         raise UserFunctionError(f"{name} returned {kind} at index {idx} {context}", name)
@@ -73,6 +80,13 @@ class Caller:
     points: int = 0
     notes: list = field(default_factory=list)
     low_precision: str | None = None
+    budget: list | None = None  # [evaluations left], shared by the callers of one check
+
+    def _spend(self, count: int) -> None:
+        if self.budget is not None:
+            if self.budget[0] < count:
+                raise BudgetExceeded(f"{self.name} needed {count} more evaluations")
+            self.budget[0] -= count
 
     def __post_init__(self):
         if not callable(self.fn):
@@ -80,10 +94,13 @@ class Caller:
         if not isinstance(self.batched, (bool, np.bool_)):
             raise TypeError(f"batched must be True or False, got {self.batched!r:.40}")
 
-    def _raw(self, arg):
+    def _raw(self, arg, fresh: bool = False):
+        """``fn`` at ``arg`` (copied unless ``fresh``: made for this call alone)."""
         self.calls += 1
         try:
-            out = self.fn(*(a.copy() for a in self.fixed), arg.copy())
+            out = self.fn(*(a.copy() for a in self.fixed), arg if fresh else arg.copy())
+        except UserFunctionError:
+            raise
         except Exception as exc:
             raise UserFunctionError(f"{self.name} raised {type(exc).__name__}: {exc}", self.name) from exc
         dtype = getattr(out, "dtype", None)
@@ -95,21 +112,40 @@ class Caller:
             )
         return out
 
-    def call(self, arg: np.ndarray, shape: tuple | None, context: str) -> np.ndarray:
+    def call(self, arg: np.ndarray, shape: tuple | None, context: str, finite: bool = True) -> np.ndarray:
+        self._spend(1)
         self.points += 1
-        return as_output(self._raw(arg), self.name, shape, context)
+        return as_output(self._raw(arg), self.name, shape, context, finite)
 
-    def map(self, count: int, make: Callable, shape: tuple, describe: Callable) -> np.ndarray:
-        """Evaluate at the points ``make(start, stop)`` for all ``[0, count)``: shape ``(count,) + shape``."""
+    def map(self, count: int, make: Callable, shape: tuple, describe: Callable, finite: bool = True) -> np.ndarray:
+        """Evaluate at the points ``make(start, stop)`` for all ``[0, count)``: shape ``(count,) + shape``.
+
+        With ``finite=False`` NaN and inf are returned as they are; otherwise the
+        error names the first point whose value is not finite (in a batch too).
+        """
+        self._spend(count)
+        if self.budget is not None:
+            self.budget[0] += count  # spent below, point by point or batch by batch
         out = np.empty((count,) + shape)
         if not self.batched:
             for i in range(count):
-                out[i] = self.call(make(i, i + 1)[0], shape, f"for {describe(i)}")
+                out[i] = self.call(make(i, i + 1)[0], shape, f"for {describe(i)}", finite)
             return out
         one = max(1, int(np.prod(make(0, 1).shape[1:], dtype=np.int64)), int(np.prod(shape, dtype=np.int64)))
         chunk = max(1, MAX_BATCH_ELEMENTS // one)
         for lo in range(0, count, chunk):
             hi = min(count, lo + chunk)
+            self._spend(hi - lo)
             self.points += hi - lo
-            out[lo:hi] = as_output(self._raw(make(lo, hi)), self.name, (hi - lo,) + shape, f"for a batch of {describe(lo)} ...")
+            # the batch is copied into out below: no copy on the way
+            block = as_output(self._raw(make(lo, hi), fresh=True), self.name, (hi - lo,) + shape, f"for a batch from {describe(lo)}",
+                              False, copy=False)
+            bad = ~np.isfinite(block.reshape(hi - lo, -1))
+            if finite and bad.any():
+                point, entry = (int(i) for i in np.argwhere(bad)[0])
+                value = block.reshape(hi - lo, -1)[point, entry]
+                idx = tuple(int(k) for k in np.unravel_index(entry, shape))
+                kind = "NaN" if np.isnan(value) else "inf"
+                raise UserFunctionError(f"{self.name} returned {kind} at index {idx} for {describe(lo + point)}", self.name)
+            out[lo:hi] = block
         return out

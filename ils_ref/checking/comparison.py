@@ -1,22 +1,25 @@
-r"""The comparison behind :func:`ils_ref.check_vjp`: random projections, the full Jacobian, a verdict.
+r"""The screen behind :func:`ils_ref.check_vjp`: random projections, a constant number of calls.
 
-The rule, for analytic value ``a`` and numerical value ``n``::
+For seeded probes ``u_b`` (random signs, magnitudes in [0.5, 1.5]) scaled by
+the steps ``h`` (:mod:`ils_ref.checking.steps`), ``D_b = h ⊙ u_b``, and
+cotangents ``dy_a``, it compares, in units of a change of ``f``,
 
-    |a - n| <= atol + rtol·|n| + rounding
+    analytic  ⟨vjp(dy_a), D_b⟩      against      numeric  ⟨dy_a, f(x + D_b) - f(x - D_b)⟩ / 2
 
-where ``rounding`` is the float64 rounding error of the central difference
-itself (:mod:`ils_ref.checking.finite_differences`).  For a projection
-``⟨dy, J u⟩`` the same rule is applied with ``atol`` scaled by ``‖dy‖‖u‖`` and
-``rtol`` by ``‖dy‖‖J u‖`` (the Cauchy-Schwarz size of the inner product).
+with the tolerance ``atol·|dy||D| + rtol·|dy||J D| + rounding`` (the
+Cauchy-Schwarz size of the inner product; rounding from ``|f|`` at the
+points).  A screen that fails hands over to the entry-by-entry comparison
+(:mod:`ils_ref.checking.entries`), which decides; so does
+:func:`flag_rows`, the same test row by row, for Jacobians too large to hold.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .calls import Caller
-from .finite_differences import EPS_MACHINE, ROUNDING_FACTOR, fd_jacobian, steps_taken
+from .calls import MAX_BATCH_ELEMENTS, Caller
 from .report import Entry
+from .steps import SHRINK_TRIES, rounding, taken
 
 
 def compare(analytic, numeric, tol, n_worst, index_of) -> dict:
@@ -66,62 +69,94 @@ def probe_vectors(rng: np.random.Generator, count: int, shape: tuple) -> np.ndar
     return signs * rng.uniform(0.5, 1.5, size=(count,) + shape)
 
 
-def screen(fc: Caller, vc: Caller, x, y_shape, eps, rtol, atol, n_probes, seed, n_worst) -> dict:
-    """Compare ``⟨vjp(dy_a), u_b⟩`` with ``⟨dy_a, (f(x + h u_b) - f(x - h u_b)) / 2h⟩`` for all probe pairs."""
+def _probe_differences(fc: Caller, flat, y_shape, disp):
+    """``f(x ± D_b)`` for the displacements ``disp`` (b, n), shrinking a probe by 10 when ``f`` leaves its domain."""
+    count = disp.shape[0]
+    scale = np.ones(count)
+    plus = np.empty((count, int(np.prod(y_shape, dtype=np.int64))))
+    minus = np.empty_like(plus)
+    todo = np.arange(count)
+    for attempt in range(SHRINK_TRIES + 1):
+        d = disp[todo] * scale[todo, None]
+        pts = np.concatenate([flat + d, flat - d])
+        vals = fc.map(2 * len(todo), lambda lo, hi: pts[lo:hi], y_shape,
+                      lambda i: f"x ± D#{int(todo[i % len(todo)])}", finite=False).reshape(2 * len(todo), -1)
+        plus[todo], minus[todo] = vals[:len(todo)], vals[len(todo):]
+        bad = ~(np.isfinite(plus[todo]).all(axis=1) & np.isfinite(minus[todo]).all(axis=1))
+        if not bad.any() or attempt == SHRINK_TRIES:
+            break
+        todo = todo[bad]
+        scale[todo] *= 0.1
+    return plus, minus, scale
+
+
+def screen(fc: Caller, vc: Caller, flat, y_shape, h, rtol, atol, n_probes, seed, n_worst) -> dict:
+    """Compare ``⟨vjp(dy_a), D_b⟩`` with ``⟨dy_a, f(x + D_b) - f(x - D_b)⟩ / 2`` for all probe pairs."""
     rng = np.random.default_rng(seed)
-    u = probe_vectors(rng, n_probes, x.shape)
+    u = probe_vectors(rng, n_probes, flat.shape)
     dys = probe_vectors(rng, n_probes, y_shape)
-    plus_pts, minus_pts = x + eps * u, x - eps * u
-    steps_taken(x, eps * 0.5, eps)  # every |u| >= 0.5: refuse a step lost in rounding
-    pts = np.concatenate([plus_pts, minus_pts])
-    vals = fc.map(2 * n_probes, lambda lo, hi: pts[lo:hi], y_shape, lambda i: f"x ± eps·u#{i % n_probes}")
-    fp = vals[:n_probes].reshape(n_probes, -1)
-    fm = vals[n_probes:].reshape(n_probes, -1)
-    disp = (plus_pts - minus_pts).reshape(n_probes, -1)  # the displacement actually taken, ≈ 2·eps·u
-    dx = vc.map(n_probes, lambda lo, hi: dys[lo:hi], x.shape, lambda i: f"dy = probe #{i}")
+    fp, fm, scale = _probe_differences(fc, flat, y_shape, u * h)
+    disp = u * h * scale[:, None]
+    width = taken(flat, disp) / 2  # the half-displacement actually taken, ≈ D_b
+    dx = vc.map(n_probes, lambda lo, hi: dys[lo:hi], flat.shape, lambda i: f"dy = probe #{i}")
     dy = dys.reshape(n_probes, -1)
-    dx = dx.reshape(n_probes, -1)
-    # Both sides in units of ⟨dy, J u⟩: divide by 2·eps.  (Values that underflow to 0 are fine.)
-    with np.errstate(under="ignore"):
-        numeric = dy @ (fp - fm).T / (2 * eps)  # [a, b] = ⟨dy_a, (f(x+eps u_b) - f(x-eps u_b))⟩ / 2eps
-        analytic = dx @ disp.T / (2 * eps)  # [a, b] = ⟨vjp(dy_a), u_b⟩
-        ju_norm = row_norms((fp - fm) / (2 * eps))
+    notes = []
+    if (scale < 1).any():
+        notes.append(f"f was not finite at x ± D for {int((scale < 1).sum())} probe(s): their step was shrunk "
+                     f"to {scale.min():g}·h")
+    if not (np.isfinite(fp).all() and np.isfinite(fm).all()):
+        return dict(undecided="f is not finite at x ± D even at the smallest probe step", notes=notes)
+    with np.errstate(under="ignore", over="ignore"):
+        numeric = dy @ (fp - fm).T / 2  # [a, b] = ⟨dy_a, (f(x + D_b) - f(x - D_b))⟩ / 2
+        analytic = dx @ width.T  # [a, b] = ⟨vjp(dy_a), D_b⟩
+        jd_norm = row_norms((fp - fm) / 2)
+        noise = np.abs(dy) @ rounding(fp, fm, 2.0).T
     dy_norm = row_norms(dy)
-    u_norm = row_norms(u.reshape(n_probes, -1))
+    d_norm = row_norms(width)
     with np.errstate(over="ignore", under="ignore"):  # a tolerance beyond float64 (atol ~ 1e308) is simply +inf
-        rounding = ROUNDING_FACTOR * EPS_MACHINE * (np.abs(dy) @ (np.abs(fp) + np.abs(fm)).T) / (2 * eps)
-        tol = atol * np.outer(dy_norm, u_norm) + rtol * np.outer(dy_norm, ju_norm) + rounding
+        tol = atol * np.outer(dy_norm, d_norm) + rtol * np.outer(dy_norm, jd_norm) + noise
     result = compare(analytic, numeric, tol, n_worst, lambda k: {"probe": divmod(k, n_probes)})
-    # Every probe component has magnitude >= 0.5, so an error d in one Jacobian
-    # entry moves every projection by >= d/4: errors above 4·min(tol) cannot pass.
-    result["resolution"] = 4.0 * float(tol.min())
+    # Every |u| and |dy| component is >= 0.5, so an error e in Jacobian entry (i, j) moves every
+    # projection by >= e·h_j/4: an error above 4·min(tol)/min(h) cannot pass.
+    with np.errstate(over="ignore", divide="ignore"):
+        result["resolution"] = 4.0 * float(tol.min()) / float((np.abs(width) / np.abs(u)).min())
+    result["notes"] = notes
     return result
 
 
-def full(fc: Caller, vc: Caller, x, y_shape, eps, rtol, atol, n_worst) -> dict:
-    """Compare every Jacobian entry: finite differences against one ``vjp`` per output entry."""
-    m, n = int(np.prod(y_shape, dtype=np.int64)), x.size
-    numeric, rounding = fd_jacobian(fc, x, eps, y_shape)
+def flag_rows(fc: Caller, vc: Caller, flat, y_shape, h, rtol, atol, rng, keep: int, probes: int = 3):
+    """Rows of a Jacobian too large to hold whose projections ``A_i·D_b`` disagree with ``f``; the worst ``keep``.
 
-    def basis(lo, hi):
-        e = np.zeros((hi - lo, m))
-        e[np.arange(hi - lo), np.arange(lo, hi)] = 1.0
-        return e.reshape((hi - lo,) + y_shape)
+    The analytic rows are computed ``MAX_BATCH_ELEMENTS // n`` at a time and
+    never stored; memory is ``O(m·probes + block·n)``.
+    """
+    m, n = int(np.prod(y_shape, dtype=np.int64)), flat.size
+    u = probe_vectors(rng, probes, flat.shape)
+    fp, fm, scale = _probe_differences(fc, flat, y_shape, u * h)
+    width = taken(flat, u * h * scale[:, None]) / 2
+    with np.errstate(all="ignore"):
+        numeric = ((fp - fm) / 2).T  # (m, probes)
+        noise = rounding(fp, fm, 2.0).T
+    analytic = np.empty((m, probes))
+    norms = np.empty(m)
+    block = max(1, MAX_BATCH_ELEMENTS // max(n, 1))
+    for lo in range(0, m, block):  # one step per block of rows
+        hi = min(m, lo + block)
+        rows = vc.map(hi - lo, lambda a, b: basis(lo + a, lo + b, m, y_shape), flat.shape,
+                      lambda i: f"dy = e at output {lo + i}")
+        analytic[lo:hi] = rows @ width.T
+        norms[lo:hi] = row_norms(rows)
+    d_norm = row_norms(width)
+    with np.errstate(all="ignore"):
+        tol = (atol + rtol * norms[:, None]) * d_norm[None, :] + noise
+        ratio = np.where(np.isfinite(numeric), np.abs(analytic - numeric) / tol, np.inf)
+    worst = ratio.max(axis=1)
+    bad = np.flatnonzero(worst > 1)
+    return bad[np.argsort(-worst[bad], kind="stable")][:keep], int(bad.size)
 
-    def describe(i):
-        return f"dy = e at output index {tuple(int(k) for k in np.unravel_index(i, y_shape))}"
 
-    analytic = vc.map(m, basis, x.shape, describe).reshape(m, n)
-    with np.errstate(over="ignore", under="ignore"):
-        tol = atol + rtol * np.abs(numeric) + rounding
-
-    def index_of(k):
-        i, j = divmod(k, n)
-        return {
-            "output_index": tuple(int(a) for a in np.unravel_index(i, y_shape)),
-            "input_index": tuple(int(a) for a in np.unravel_index(j, x.shape)),
-        }
-
-    return compare(analytic, numeric, tol, n_worst, index_of)
-
-
+def basis(lo: int, hi: int, m: int, y_shape: tuple) -> np.ndarray:
+    """The cotangents ``e_lo … e_{hi-1}`` of the output, shape ``(hi - lo,) + y_shape``."""
+    e = np.zeros((hi - lo, m))
+    e[np.arange(hi - lo), np.arange(lo, hi)] = 1.0
+    return e.reshape((hi - lo,) + y_shape)

@@ -23,9 +23,13 @@ class Entry:
     output_index: tuple | None = None
     input_index: tuple | None = None
     probe: tuple | None = None
+    status: str = ""  # "fail", "inconclusive" or "pass" after a second opinion; "" when decided at the first step
+    why: str = ""
 
     @property
     def ok(self) -> bool:
+        if self.status:
+            return self.status == "pass"
         return self.abs_error <= self.tolerance
 
     def where(self) -> tuple[str, str]:
@@ -41,7 +45,16 @@ class VJPReport:
     Attributes
     ----------
     ok : bool
-        The verdict.
+        ``verdict == "pass"``.
+    verdict : str
+        ``"pass"``: every compared value within tolerance (some perhaps only at
+        another step, see ``notes``).  ``"fail"``: an entry (or the ``vjp``
+        itself) is wrong — its error does not move with the step.
+        ``"inconclusive"``: some entries could not be verified at any step
+        (a kink, the domain's edge, rounding or truncation: ``worst`` says
+        which), or the work hit ``max_evaluations``.
+    reason : str
+        One line: why this verdict.
     mode : str
         ``"screen"`` (projections only, passed), ``"screen+full"`` (screen
         failed, full Jacobian compared), ``"full"`` (forced), or ``"empty"``.
@@ -52,7 +65,13 @@ class VJPReport:
     worst : tuple of Entry
         The entries with the largest ``abs_error / tolerance``, worst first.
     n_compared, n_failed : int
-        How many values the deciding stage compared, and how many failed.
+        How many values the deciding stage compared (projections; or rows ×
+        column groups), and how many entries were found wrong.
+    n_entries : int
+        Jacobian entries the entry-by-entry comparison covered (``m·n`` when
+        every row was compared; 0 for the screen).
+    n_inconclusive : int
+        Entries no step could verify.
     error : str or None
         Set when ``vjp`` raised or returned something unusable (``ok`` is then
         False).
@@ -84,21 +103,21 @@ class VJPReport:
     screen_ok: bool | None = None
     resolution: float | None = None
     notes: tuple = ()
+    verdict: str = ""
+    reason: str = ""
+    n_inconclusive: int = 0
+    n_entries: int = 0
 
     def __repr__(self) -> str:
         return (
-            f"<VJPReport ok={self.ok} mode={self.mode!r} max_abs_error={self.max_abs_error:.3g} "
+            f"<VJPReport verdict={self.verdict!r} mode={self.mode!r} max_abs_error={self.max_abs_error:.3g} "
             f"max_rel_error={self.max_rel_error:.3g} n_failed={self.n_failed}/{self.n_compared}>"
         )
 
     def __str__(self) -> str:
-        what = "projections" if self.mode == "screen" else "Jacobian entries"
-        if self.error is not None:
-            head = f"check_vjp FAILED: {self.error}"
-        elif self.ok:
-            head = f"check_vjp passed: {self.n_compared} {what} within tolerance"
-        else:
-            head = f"check_vjp FAILED: {self.n_failed} of {self.n_compared} {what} outside tolerance"
+        head = {"pass": "check_vjp passed", "fail": "check_vjp FAILED",
+                "inconclusive": "check_vjp INCONCLUSIVE"}.get(self.verdict, "check_vjp")
+        head = f"{head}: {self.error if self.error is not None else self.reason}"
         stage = {
             "screen": "random projections",
             "screen+full": "random projections failed -> full Jacobian",
@@ -111,7 +130,7 @@ class VJPReport:
 
         lines = [
             f"{head}  [{stage}]",
-            f"  x {self.input_shape} -> f(x) {self.output_shape}; eps={self.eps:g} rtol={self.rtol:g} "
+            f"  x {self.input_shape} -> f(x) {self.output_shape}; eps={self.eps:g} (h = eps*max(|x|, 1)) rtol={self.rtol:g} "
             f"atol={self.atol:g} seed={self.seed} probes={self.n_probes}",
             f"  calls: f {self.f_calls} ({how(self.f_batched)}), vjp {self.vjp_calls} ({how(self.vjp_batched)})",
         ]
@@ -126,7 +145,7 @@ class VJPReport:
             if self.mode == "screen":
                 lines.append("  worst projections <dy_a, J u_b> (tolerance = atol*|dy||u| + rtol*|dy||Ju| + rounding):")
             else:
-                lines.append("  worst entries (tolerance = atol + rtol*|numeric| + rounding):")
+                lines.append("  worst entries (tolerance = atol + rtol*R_i + rounding + floor, R_i: the row's size):")
             rows = [("output", "input", "analytic", "numeric", "abs err", "rel err", "tolerance", "")]
             for e in self.worst:
                 out_i, in_i = e.where()
@@ -139,10 +158,14 @@ class VJPReport:
                         f"{e.abs_error:.2e}",
                         f"{e.rel_error:.2e}",
                         f"{e.tolerance:.2e}",
-                        "" if e.ok else "FAIL",
+                        (e.status or ("" if e.ok else "fail")).upper() if not e.ok else e.status,
                     )
                 )
             lines.append(text_table(rows, indent=4))
+            explained = [e for e in self.worst if e.why]
+            if explained:  # the first entry's reason (the others' are usually the same kind)
+                e = explained[0]
+                lines.append(f"    {e.status} at output {e.where()[0]}, input {e.where()[1]}: {e.why}")
         for note in self.notes:
             lines.append(f"  note: {note}")
         return "\n".join(lines)
