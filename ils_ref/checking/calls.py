@@ -53,9 +53,8 @@ def as_output(value, name: str, shape: tuple | None, context: str, finite: bool 
     if shape is not None and arr.shape != shape:
         raise UserFunctionError(f"{name} returned shape {arr.shape} {context}; expected {shape}", name)
     out = arr.astype(np.float64, copy=copy)
-    bad = ~np.isfinite(out)
-    if finite and bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+    if finite and not np.isfinite(out).all():
+        idx = tuple(int(i) for i in np.argwhere(~np.isfinite(out))[0])
         kind = "NaN" if np.isnan(out[idx]) else "inf"
         raise UserFunctionError(f"{name} returned {kind} at index {idx} {context}", name)
     return out
@@ -117,16 +116,21 @@ class Caller:
         self.points += 1
         return as_output(self._raw(arg), self.name, shape, context, finite)
 
-    def map(self, count: int, make: Callable, shape: tuple, describe: Callable, finite: bool = True) -> np.ndarray:
+    def map(self, count: int, make: Callable, shape: tuple, describe: Callable, finite: bool = True,
+            borrow: bool = False) -> np.ndarray:
         """Evaluate at the points ``make(start, stop)`` for all ``[0, count)``: shape ``(count,) + shape``.
 
         With ``finite=False`` NaN and inf are returned as they are; otherwise the
         error names the first point whose value is not finite (in a batch too).
+        ``borrow``: the caller reads the result before the next call, so a single
+        batch may be returned as the function gave it.
         """
         self._spend(count)
         if self.budget is not None:
             self.budget[0] += count  # spent below, point by point or batch by batch
         out = np.empty((count,) + shape)
+        if not finite:  # points off x: outside f's domain NaN is expected, and so is an error
+            return self._map_tolerant(count, make, shape, describe, out)
         if not self.batched:
             for i in range(count):
                 out[i] = self.call(make(i, i + 1)[0], shape, f"for {describe(i)}", finite)
@@ -140,12 +144,50 @@ class Caller:
             # the batch is copied into out below: no copy on the way
             block = as_output(self._raw(make(lo, hi), fresh=True), self.name, (hi - lo,) + shape, f"for a batch from {describe(lo)}",
                               False, copy=False)
-            bad = ~np.isfinite(block.reshape(hi - lo, -1))
-            if finite and bad.any():
-                point, entry = (int(i) for i in np.argwhere(bad)[0])
+            if finite and not np.isfinite(block).all():
+                point, entry = (int(i) for i in np.argwhere(~np.isfinite(block.reshape(hi - lo, -1)))[0])
                 value = block.reshape(hi - lo, -1)[point, entry]
                 idx = tuple(int(k) for k in np.unravel_index(entry, shape))
                 kind = "NaN" if np.isnan(value) else "inf"
                 raise UserFunctionError(f"{self.name} returned {kind} at index {idx} for {describe(lo + point)}", self.name)
+            if borrow and hi - lo == count:  # one batch, read at once by the caller: no copy
+                return block
             out[lo:hi] = block
+        return out
+
+    def _map_tolerant(self, count, make, shape, describe, out):
+        """:meth:`map` for points where ``f`` may be undefined: NaN for a point where it is not finite or raises.
+
+        Floating-point warnings are silenced for these calls (NaN is the
+        answer looked for); a batch that raises is retried one point per call.
+        """
+        one = max(1, int(np.prod(make(0, 1).shape[1:], dtype=np.int64)), int(np.prod(shape, dtype=np.int64)))
+        chunk = max(1, MAX_BATCH_ELEMENTS // one) if self.batched else 1
+        for lo in range(0, count, chunk):
+            hi = min(count, lo + chunk)
+            self._spend(hi - lo)
+            self.points += hi - lo
+            pts = make(lo, hi)
+            try:
+                with np.errstate(all="ignore"):
+                    if self.batched:
+                        out[lo:hi] = as_output(self._raw(pts, fresh=True), self.name, (hi - lo,) + shape,
+                                               f"for a batch from {describe(lo)}", False, copy=False)
+                    else:
+                        out[lo] = as_output(self._raw(pts[0], fresh=True), self.name, shape, f"for {describe(lo)}", False)
+                continue
+            except UserFunctionError as exc:
+                if not isinstance(exc.__cause__, Exception) or isinstance(exc.__cause__, UserFunctionError):
+                    raise  # a wrong shape or type: not a question of the domain
+                if not self.batched:
+                    out[lo] = np.nan
+                    continue
+            for i in range(hi - lo):  # the batch raised: find the points that do, one call each
+                try:
+                    with np.errstate(all="ignore"):
+                        out[lo + i] = as_output(self._raw(pts[i], fresh=True), self.name, shape, f"for {describe(lo + i)}", False)
+                except UserFunctionError as exc:
+                    if not isinstance(exc.__cause__, Exception):
+                        raise
+                    out[lo + i] = np.nan
         return out

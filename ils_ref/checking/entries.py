@@ -184,7 +184,8 @@ def analytic_nonzeros(vc, rows, m, flat, y_shape, limit: int):
     for lo in range(0, len(rows), block):  # one step per block of rows
         sel = rows[lo:lo + block]
         A = vc.map(len(sel), lambda a, b: _basis(sel[a:b], m, y_shape), (n,),
-                   lambda i: f"dy = e at output index {tuple(int(k) for k in np.unravel_index(sel[i], y_shape))}")
+                   lambda i: f"dy = e at output index {tuple(int(k) for k in np.unravel_index(sel[i], y_shape))}",
+                   borrow=True)
         where = np.flatnonzero(A != 0)  # (faster than np.nonzero on floats)
         total += where.size
         if total > limit:

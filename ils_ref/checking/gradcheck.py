@@ -118,7 +118,7 @@ class _Inputs:
                     caller_box[0].notes.append(f"vjp returned {dtype}: comparisons are limited to that precision; "
                                                f"compute in float64 (or raise eps and rtol)")
                 name = f"its part for input {k}" if self.multi else "it"
-                arr = as_output(part, "vjp", lead + self.arrays[k].shape, f"({name})", copy=False)
+                arr = as_output(part, "vjp", lead + self.arrays[k].shape, f"({name})", finite=not lead, copy=False)
                 flat.append(arr.reshape(lead + (-1,)))
             return flat[0] if len(flat) == 1 else np.concatenate(flat, axis=-1)
         return packed

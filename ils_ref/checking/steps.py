@@ -122,6 +122,17 @@ def classify(analytic: float, plus: np.ndarray, minus: np.ndarray, centre: float
     numeric, e = float(values[best]), float(spread[best])
     err = abs(analytic - numeric)
     step = float(widths[where[best]] / 2)
+    with np.errstate(all="ignore"):
+        jump = np.abs((plus - centre) - (centre - minus)) / (widths / 2)  # one-sided slopes, forward - backward
+    # A kink: the one-sided slopes differ by about the same (within 3x) at the last three usable steps.
+    # A smooth f's differ by ~h·|f''| (100x less over two decades), rounding's by ~1/h (100x more).
+    # And the central estimates must be steadier than the jump: under rounding both scatter alike.
+    last, earlier = idx[-1], idx[max(0, idx.size - 3)]
+    scatter = np.abs(est[idx[-1]] - est[idx[-2]])
+    if (jump[last] > 10 * (noise[last] + tol + scatter)
+            and 0.3 * jump[earlier] < jump[last] < 3 * jump[earlier]):
+        return "inconclusive", numeric, (f"kink: the one-sided slopes differ by {jump[last]:.2g} even at step "
+                                         f"{widths[last] / 2:.1e} (f is not differentiable here)")
     if e <= tol:
         if err <= tol + e:
             return "pass", numeric, f"verified at step {step:.1e} (estimates agree to {e:.1e})"
@@ -130,14 +141,6 @@ def classify(analytic: float, plus: np.ndarray, minus: np.ndarray, centre: float
     if err > 10 * e + tol:
         return "fail", numeric, (f"the error ({err:.2e}) is over 10x what the estimates move by ({e:.1e}) "
                                  f"across steps")
-    with np.errstate(all="ignore"):
-        jump = np.abs((plus - centre) - (centre - minus)) / (widths / 2)  # one-sided slopes, forward - backward
-    # A kink: the one-sided slopes differ by about the same at the last three usable steps (a smooth
-    # f's differ by ~h·|f''|, 100x less over two decades).
-    last, earlier = idx[-1], idx[max(0, idx.size - 3)]
-    if jump[last] > 10 * (noise[last] + tol) and jump[last] > 0.3 * jump[earlier]:
-        return "inconclusive", numeric, (f"kink: the one-sided slopes differ by {jump[last]:.2g} even at step "
-                                         f"{widths[last] / 2:.1e} (f is not differentiable here)")
     if not ok[usable].all():
         return "inconclusive", numeric, "domain: f is not finite at x ± h for the larger steps, and the rest do not settle"
     pair_spread = spread[:len(b)]
