@@ -1,9 +1,15 @@
-"""How much check_vjp costs: default (screen) vs full mode, on softmax.
+"""How much check_vjp costs: default (screen) vs full mode, on softmax; and beside torch's gradcheck.
 
-Prints wall time (best of several repeats), the number of calls to f and vjp,
-and ratios against a baseline measured in the same run: the full check with
-one f call per perturbed point (``batched=False``), which is how most
-gradient checkers evaluate finite differences.
+Part 1 prints wall time (best of several repeats), the number of calls to f
+and vjp, and ratios against a baseline measured in the same run: the full
+check with one f call per perturbed point (``batched=False``), which is how
+most gradient checkers evaluate finite differences.
+
+Part 2 (when torch is installed) checks torch's softmax over the last axis of
+``(10, 100)`` and ``(64, 100)`` inputs: ``check_vjp(full=True)`` against
+``torch.autograd.gradcheck`` (full), and the default screen against
+``gradcheck(fast_mode=True)``; both sides check torch's own backward pass
+(ours through ``torch.autograd.grad(..., is_grads_batched=True)``).
 
     python benchmarks/bench_gradcheck.py [--sizes 100 1000 4000] [--repeats 5]
 """
@@ -50,8 +56,8 @@ def main() -> None:
         x = np.random.default_rng(0).normal(size=n)
         modes = {
             "default (screen)": dict(),
-            "full, batched f": dict(full=True),
-            "full, batched f + vjp": dict(full=True, vjp=vjp_broadcasting),
+            "full, batched f": dict(full=True, batched=True),
+            "full, batched f + vjp": dict(full=True, batched=True, vjp=vjp_broadcasting, vjp_batched=True),
         }
         if n <= 1000:  # the baseline is O(n) calls; at 4000 it only takes long
             modes["full, loop (baseline)"] = dict(full=True, batched=False)
@@ -67,6 +73,50 @@ def main() -> None:
         for name, (t, report) in timings.items():
             ratio = f"{base / t:>15.1f}x" if base else f"{'-':>16}"
             print(f"{n:>6}  {name:<24} {t:>10.4f} {report.f_calls:>8} {report.vjp_calls:>9} {ratio}")
+
+
+    versus_torch(args.repeats)
+
+
+def versus_torch(repeats: int) -> None:
+    try:
+        import torch
+    except ImportError:
+        print("\n(torch is not installed: no comparison with torch.autograd.gradcheck)")
+        return
+    torch.set_num_threads(1)
+
+    def f(x):
+        with torch.no_grad():
+            return torch.softmax(torch.from_numpy(x), -1).numpy()
+
+    def vjp_torch(x, dy):
+        xt = torch.from_numpy(x).requires_grad_(True)
+        y = torch.softmax(xt, -1)
+        dyt = torch.from_numpy(np.ascontiguousarray(dy))
+        (g,) = torch.autograd.grad(y, xt, dyt, is_grads_batched=dyt.dim() > y.dim())
+        return g.numpy()
+
+    print("\ntorch's softmax over the last axis, both checkers checking torch's backward; "
+          f"best of {repeats} (torch full: of 1)")
+    header = f"{'shape':>10}  {'check':<28} {'ours [s]':>10} {'torch [s]':>10} {'torch / ours':>13}"
+    print(header)
+    print("-" * len(header))
+    for shape in [(10, 100), (64, 100)]:
+        x = np.random.default_rng(1).normal(size=shape)
+        xt = torch.from_numpy(x.copy()).requires_grad_(True)
+        fn = lambda a: torch.softmax(a, -1)  # noqa: E731
+        pairs = [
+            ("full (every entry)", dict(full=True), dict(fast_mode=False), 1),
+            ("default vs fast_mode", dict(), dict(fast_mode=True), repeats),
+        ]
+        for name, ours_kw, torch_kw, torch_reps in pairs:
+            t_ours, report = best_time(lambda: check_vjp(f, vjp_torch, x, batched=True, vjp_batched=True, **ours_kw),
+                                       repeats)
+            assert report.ok, str(report)
+            t_torch, ok = best_time(lambda: torch.autograd.gradcheck(fn, (xt,), **torch_kw), torch_reps)
+            assert ok
+            print(f"{str(shape):>10}  {name:<28} {t_ours:>10.4f} {t_torch:>10.4f} {t_torch / t_ours:>12.1f}x")
 
 
 if __name__ == "__main__":

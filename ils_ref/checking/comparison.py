@@ -65,8 +65,9 @@ def probe_vectors(rng: np.random.Generator, count: int, shape: tuple) -> np.ndar
     # Random signs times magnitudes in [0.5, 1.5]: no component is ever near
     # zero, so an error in any single Jacobian entry shows up in every
     # projection instead of hiding behind a small random weight.
-    signs = rng.choice(np.array([-1.0, 1.0]), size=(count,) + shape)
-    return signs * rng.uniform(0.5, 1.5, size=(count,) + shape)
+    size = (count,) + shape
+    magnitude = rng.random(size) + 0.5  # uniform on [0.5, 1.5)
+    return np.where(rng.random(size) < 0.5, -magnitude, magnitude)
 
 
 def _probe_differences(fc: Caller, flat, y_shape, disp):

@@ -21,7 +21,8 @@ a misrouted term from cancelling.  Softmax over ``(64, 100)`` needs 100 groups:
 group: the classic full Jacobian.
 
 A group that fails is split in halves until single columns name the wrong
-entries (:data:`MAX_FOLLOWED` groups at a time); failing single entries get a
+entries (as many groups at a time as :data:`MAX_SWEEP_VALUES` allows, at least
+:data:`MIN_FOLLOWED`); failing single entries get a
 second opinion at other steps (:mod:`ils_ref.checking.steps`).
 
 **Tolerance** of entry ``(i, j)``, with ``n`` the numerical and ``a`` the
@@ -42,8 +43,9 @@ from .steps import EPS_MACHINE, SHRINK_TRIES, SWEEP, classify, rounding, sweep
 
 #: Most column groups; a sparsity pattern that needs more is compared column by column.
 MAX_GROUPS = 512
-#: Failing groups (and halves of them) followed down to single columns at a time.
-MAX_FOLLOWED = 16
+#: Failing groups (and halves of them) followed down to single columns at a time: at least this
+#: many, more while their points stay within :data:`MAX_SWEEP_VALUES`.
+MIN_FOLLOWED = 16
 #: Most values (points × (inputs + outputs)) the second opinion may evaluate.
 MAX_SWEEP_VALUES = 1 << 23
 
@@ -223,8 +225,10 @@ def compare_entries(fc, nonzeros, rows, flat, y_shape, centre, h, rtol, atol, rn
     current = [(k, groups[k]) for k in range(len(groups)) if first["failed"][k].any()]
     worst = {k: _worst_ratio(first, k) for k, _ in current}
     pending = sorted(current, key=lambda t: -worst[t[0]])
-    followed_all = len(pending) <= MAX_FOLLOWED
-    pending = [cols for _, cols in pending[:MAX_FOLLOWED]]
+    per_point = flat.size + int(np.prod(y_shape, dtype=np.int64))
+    most = max(MIN_FOLLOWED, MAX_SWEEP_VALUES // (2 * per_point))
+    followed_all = len(pending) <= most
+    pending = [cols for _, cols in pending[:most]]
     while pending:
         done = [c for c in pending if c.size == 1]
         if done:
@@ -236,11 +240,11 @@ def compare_entries(fc, nonzeros, rows, flat, y_shape, centre, h, rtol, atol, rn
             break
         ev = cmp.evaluate(halves)
         ranked = sorted(((_worst_ratio(ev, k), k) for k in range(len(halves)) if ev["failed"][k].any()), reverse=True)
-        if len(ranked) > MAX_FOLLOWED:
+        if len(ranked) > most:
             followed_all = False
-        pending = [halves[k] for _, k in ranked[:MAX_FOLLOWED]]
+        pending = [halves[k] for _, k in ranked[:most]]
     if not followed_all:
-        notes.append(f"more than {MAX_FOLLOWED} column groups failed: the {MAX_FOLLOWED} worst were followed "
+        notes.append(f"more than {most} column groups failed: the {most} worst were followed "
                      f"down to single entries")
     entries = _second_opinion(fc, cmp, singles, flat, y_shape, centre, h)
     if cmp.shrunk:

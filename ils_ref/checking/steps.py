@@ -101,10 +101,10 @@ def classify(analytic: float, plus: np.ndarray, minus: np.ndarray, centre: float
     """
     usable = np.isfinite(widths)
     ok = usable & np.isfinite(plus) & np.isfinite(minus)
+    idx = np.flatnonzero(ok)
     with np.errstate(all="ignore"):
         est = (plus - minus) / widths
-        noise = rounding(plus, minus, widths)
-    idx = np.flatnonzero(ok)
+        noise = rounding(plus, minus, widths) * (2 / ROUNDING_FACTOR)  # float64's 2ε·|f| at each point
     if idx.size < 2:
         return "inconclusive", float(est[idx[0]]) if idx.size else float("nan"), \
             "domain: f is not finite at x ± h for all but the smallest steps"
@@ -113,12 +113,17 @@ def classify(analytic: float, plus: np.ndarray, minus: np.ndarray, centre: float
         w2a, w2b = widths[a] ** 2, widths[b] ** 2
         rich = est[b] + (est[b] - est[a]) * w2b / (w2a - w2b)
         rich_noise = noise[b] * (1 + w2b / (w2a - w2b)) + noise[a] * w2b / (w2a - w2b)
-    # candidates: each raw estimate against its neighbour, each extrapolation against the next one
-    values = np.concatenate([est[b], rich[1:]])
-    spread = np.concatenate([np.abs(est[a] - est[b]) + noise[a] + noise[b],
-                             np.abs(rich[:-1] - rich[1:]) + rich_noise[:-1] + rich_noise[1:]])
-    where = np.concatenate([b, b[1:]])
-    best = int(np.nanargmin(spread))
+    # Candidates: three neighbouring raw estimates, or three neighbouring extrapolations, that agree
+    # (two pairs: a chance agreement of noisy estimates is far less likely than with one pair).
+    values, spread, where = _triples(est[b], np.abs(np.diff(est[idx])) + noise[a] + noise[b], b)
+    r_values, r_spread, r_where = _triples(rich[1:], np.abs(np.diff(rich)) + rich_noise[:-1] + rich_noise[1:], b[1:])
+    values, spread, where = (np.concatenate(p) for p in ((values, r_values), (spread, r_spread), (where, r_where)))
+    if not values.size:
+        return "inconclusive", float(est[idx[-1]]), "too few usable steps to compare (x's float64 spacing)"
+    # The agreeing candidate at the smallest step (truncation vanishes as h -> 0; at large steps
+    # an oscillating f can agree with itself by accident), else the steadiest one.
+    settled = np.flatnonzero(spread <= tol)
+    best = int(settled[np.argmax(where[settled])]) if settled.size else int(np.nanargmin(spread))
     numeric, e = float(values[best]), float(spread[best])
     err = abs(analytic - numeric)
     step = float(widths[where[best]] / 2)
@@ -143,9 +148,19 @@ def classify(analytic: float, plus: np.ndarray, minus: np.ndarray, centre: float
                                  f"across steps")
     if not ok[usable].all():
         return "inconclusive", numeric, "domain: f is not finite at x ± h for the larger steps, and the rest do not settle"
-    pair_spread = spread[:len(b)]
+    pair_spread = np.abs(np.diff(est[idx])) + noise[a] + noise[b]
     if pair_spread[-1] > pair_spread[0]:
         return "inconclusive", numeric, (f"rounding: the estimates scatter more as the step shrinks "
                                          f"(best agreement {e:.1e}, tolerance {tol:.1e})")
     return "inconclusive", numeric, (f"truncation: the estimates move with the step "
                                      f"(best agreement {e:.1e}, tolerance {tol:.1e})")
+
+
+def _triples(values, pair_spread, where):
+    """Every run of three neighbouring values: its last value, its spread (the larger pair's), where it ends.
+
+    ``values[k]`` ends pair ``k`` (spread ``pair_spread[k]``, position ``where[k]``).
+    """
+    if values.size < 2:
+        return np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64)
+    return values[1:], np.maximum(pair_spread[:-1], pair_spread[1:]), where[1:]
