@@ -269,8 +269,8 @@ def broadcasts(f, vjp, x):
 
 
 def ours(mode):
-    def run(f, vjp, x):
-        f_batched, vjp_batched = broadcasts(f, vjp, x)
+    def run(f, vjp, x, batching=(False, False)):
+        f_batched, vjp_batched = batching
         try:
             r = check_vjp(f, vjp, x, full=(mode == "full"), batched=f_batched, vjp_batched=vjp_batched)
         except ValueError as exc:  # f itself refused (e.g. NaN at a perturbed point, before)
@@ -314,7 +314,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     rejected = {c: {"well": {}, "ill": {}} for c in CHECKERS}
     caught = {c: {b: [0, 0] for b in BUGS} for c in CHECKERS}
-    seconds = {c: 0.0 for c in CHECKERS}
+    seconds = {c: {"well": 0.0, "ill": 0.0} for c in CHECKERS}
     missed, errors = [], []
     cases = 0
     for name, fn, sizes, kind, well, ill in CASES:
@@ -324,13 +324,14 @@ def main() -> None:
             for condition, make in (("well", well), ("ill", ill)):
                 x = make_input(kind, size, make, rng)
                 f, vjp = as_numpy_pair(fn)
+                batching = broadcasts(f, vjp, x)  # found out once, outside the timing
                 cases += condition == "well"
                 for checker, run in CHECKERS.items():
                     if checker.startswith("torch"):
                         (verdict, why), s = timed(lambda: run(fn, x))
                     else:
-                        (verdict, why), s = timed(lambda: run(f, vjp, x))
-                    seconds[checker] += s
+                        (verdict, why), s = timed(lambda: run(f, vjp, x, batching))
+                    seconds[checker][condition] += s
                     if verdict != "pass":
                         rejected[checker][condition][f"{name}{size}"] = (verdict, why)
                 if condition != "well" or args.quick:
@@ -344,7 +345,7 @@ def main() -> None:
                         if checker.startswith("torch"):
                             verdict, _ = run(torch_function(fn, wrong), x)
                         else:
-                            verdict, _ = run(f, wrong, x)
+                            verdict, _ = run(f, wrong, x, batching)
                         if verdict == "error":
                             errors.append((checker, bug, f"{name}{size}", _))
                         caught[checker][bug][0] += verdict != "pass"
@@ -367,7 +368,8 @@ def main() -> None:
                 f"{caught[c][bug][0]:>8}/{caught[c][bug][1]:<4}" for c in CHECKERS))
     if errors:
         print(f"(checkers that raised on a planted bug, counted as found: {len(errors)}; -v lists them)")
-    print(f"{'time [s], correct gradients':<34}" + "".join(f"{seconds[c]:>13.2f}" for c in CHECKERS))
+    for condition in ("well", "ill"):
+        print(f"{'time [s], correct, ' + condition:<34}" + "".join(f"{seconds[c][condition]:>13.2f}" for c in CHECKERS))
     if args.verbose:
         for checker, bug, case in missed:
             print(f"  {checker:<12} missed {bug:<14} {case}")

@@ -80,11 +80,11 @@ def _selfcheck(args: argparse.Namespace) -> int:
 
     results = run(seed=args.seed, full=args.full)
     width = max(len(name) for name, _ in results)
-    print(f"{'backward pass'.ljust(width)}  verdict  mode          compared  max abs err  max rel err  f/vjp calls")
+    print(f"{'backward pass'.ljust(width)}  verdict       mode          compared  max abs err  max rel err  f/vjp calls")
     for name, report in results:
-        verdict = "ok" if report.ok else "FAILED"
+        verdict = report.verdict if report.ok else report.verdict.upper()
         print(
-            f"{name.ljust(width)}  {verdict:<7}  {report.mode:<12}  {report.n_compared:>8}  "
+            f"{name.ljust(width)}  {verdict:<12}  {report.mode:<12}  {report.n_compared:>8}  "
             f"{report.max_abs_error:>11.2e}  {report.max_rel_error:>11.2e}  {report.f_calls}/{report.vjp_calls}"
         )
         if args.verbose or not report.ok:

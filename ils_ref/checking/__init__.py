@@ -1,8 +1,10 @@
 """Layer 3, checking: gradients against finite differences, estimators against exact answers.
 
-* :mod:`.gradcheck` — :func:`check_vjp`, built from :mod:`.finite_differences`
-  (the numerical Jacobian), :mod:`.comparison` (the tolerance rule and the
-  verdict), :mod:`.report` and :mod:`.calls` (calling the user's functions).
+* :mod:`.gradcheck` — :func:`check_vjp`, built from :mod:`.steps` (steps that
+  fit the function, a second opinion at other steps), :mod:`.comparison` (the
+  screen), :mod:`.entries` (every entry, columns grouped by sparsity; the
+  tolerance model), :mod:`.report` and :mod:`.calls` (calling the user's
+  functions); :mod:`.finite_differences` holds :func:`numerical_jacobian`.
 * :mod:`.problems` — objectives whose exact gradient is known by enumerating
   the outcomes; :mod:`.statcheck` — is a stochastic estimator unbiased?
 * :mod:`.vectors`, :mod:`.conformance` — reference vectors and ``ils-ref check``;

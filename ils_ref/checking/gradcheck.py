@@ -84,7 +84,10 @@ class _Inputs:
 
     def unpack(self, z):
         lead = z.shape[:-1]
-        args = [a.copy() if not lead else np.broadcast_to(a, lead + a.shape).copy() for a in self.arrays]
+        args = list(self.arrays)
+        for k, a in enumerate(self.arrays):
+            if k not in self.wrt:  # held fixed: a fresh copy (with the leading axis when batched)
+                args[k] = a.copy() if not lead else np.broadcast_to(a, lead + a.shape).copy()
         for pos, k in enumerate(self.wrt):
             args[k] = z[..., self.offsets[pos]:self.offsets[pos + 1]].reshape(lead + self.arrays[k].shape)
         return args
