@@ -39,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 
 from .calls import MAX_BATCH_ELEMENTS
-from .steps import EPS_MACHINE, SHRINK_TRIES, SWEEP, classify, rounding, sweep
+from .steps import EPS_MACHINE, SHRINK_TRIES, SWEEP, classify, explain, rounding, sweep
 
 #: Most column groups; a sparsity pattern that needs more is compared column by column.
 MAX_GROUPS = 512
@@ -220,15 +220,44 @@ def compare_entries(fc, nonzeros, rows, flat, y_shape, centre, h, rtol, atol, rn
         notes.append(f"compressed: {len(groups)} group{'s' if len(groups) > 1 else ''} of columns that share no row "
                      f"of the analytic Jacobian, "
                      f"{2 * len(groups)} points of f instead of {2 * flat.size}")
-    # Follow failing groups down to single columns, the worst first.
-    singles: dict[int, dict] = {}  # column -> its evaluation as a one-column set
+    # Follow failing groups down to single columns and re-check those at other steps: the worst
+    # MIN_FOLLOWED first; once an entry is confirmed wrong the verdict is settled and the rest is
+    # left, otherwise the next groups in turn, as many as the work budget allows.
     current = [(k, groups[k]) for k in range(len(groups)) if first["failed"][k].any()]
     worst = {k: _worst_ratio(first, k) for k, _ in current}
-    pending = sorted(current, key=lambda t: -worst[t[0]])
+    ranked = [cols for _, cols in sorted(current, key=lambda t: -worst[t[0]])]
     per_point = flat.size + int(np.prod(y_shape, dtype=np.int64))
     most = max(MIN_FOLLOWED, MAX_SWEEP_VALUES // (2 * per_point))
-    followed_all = len(pending) <= most
-    pending = [cols for _, cols in pending[:most]]
+    rounds, start, size, followed_all = [], 0, MIN_FOLLOWED, True
+    while start < len(ranked):
+        if start >= most:
+            followed_all = False
+            break
+        batch = ranked[start:start + size]
+        singles, complete = _follow(cmp, batch, most)
+        followed_all &= complete
+        rounds.append(_second_opinion(fc, cmp, singles, flat, y_shape, centre, h))
+        start += len(batch)
+        size = most
+        if np.any(rounds[-1]["status"] == "fail"):
+            followed_all &= start >= len(ranked)
+            break
+    entries = _merge(rounds)
+    if not followed_all:
+        notes.append(f"{len(ranked)} column groups failed at the first step; the worst {min(start, len(ranked))} "
+                     f"were followed down to single entries")
+    if cmp.shrunk:
+        j, factor = min(cmp.shrunk.items(), key=lambda t: t[1])
+        notes.append(f"f was not finite at x ± h for {len(cmp.shrunk)} input(s): their step was shrunk "
+                     f"(down to {factor:g}·h at flat input {j})")
+    return dict(first=first, entries=entries, notes=notes, groups=len(groups), group_sets=groups, cmp=cmp,
+                followed_all=followed_all)
+
+
+def _follow(cmp, pending, most) -> tuple[dict, bool]:
+    """Halve the failing column sets ``pending`` until single columns: their evaluations, and whether all were followed."""
+    singles: dict[int, dict] = {}  # column -> its evaluation as a one-column set
+    complete = True
     while pending:
         done = [c for c in pending if c.size == 1]
         if done:
@@ -240,18 +269,9 @@ def compare_entries(fc, nonzeros, rows, flat, y_shape, centre, h, rtol, atol, rn
             break
         ev = cmp.evaluate(halves)
         ranked = sorted(((_worst_ratio(ev, k), k) for k in range(len(halves)) if ev["failed"][k].any()), reverse=True)
-        if len(ranked) > most:
-            followed_all = False
+        complete &= len(ranked) <= most
         pending = [halves[k] for _, k in ranked[:most]]
-    if not followed_all:
-        notes.append(f"more than {most} column groups failed: the {most} worst were followed "
-                     f"down to single entries")
-    entries = _second_opinion(fc, cmp, singles, flat, y_shape, centre, h)
-    if cmp.shrunk:
-        j, factor = min(cmp.shrunk.items(), key=lambda t: t[1])
-        notes.append(f"f was not finite at x ± h for {len(cmp.shrunk)} input(s): their step was shrunk "
-                     f"(down to {factor:g}·h at flat input {j})")
-    return dict(first=first, entries=entries, notes=notes, groups=len(groups), group_sets=groups, cmp=cmp)
+    return singles, complete
 
 
 def _worst_ratio(ev, k) -> float:
@@ -260,34 +280,69 @@ def _worst_ratio(ev, k) -> float:
     return float(np.nanmax(ratio, initial=0.0))
 
 
-def _second_opinion(fc, cmp, singles, flat, y_shape, centre, h) -> list[dict]:
-    """Every failing single entry, re-checked at the steps of :data:`SWEEP`: a list of entry dicts."""
-    failing = [(j, i) for j, ev in singles.items() for i in np.flatnonzero(ev["failed"])]
-    columns = np.array(sorted({j for j, _ in failing}), dtype=np.int64)
+def _second_opinion(fc, cmp, singles, flat, y_shape, centre, h) -> dict:
+    """Every failing single entry, re-checked at the steps of :data:`SWEEP` (vectorised over entries).
+
+    Returns arrays over the failing entries: ``row`` (output), ``column``,
+    ``analytic``, ``numeric``, ``abs_error``, ``tolerance``, ``status`` and
+    the :func:`~ils_ref.checking.steps.classify` result for :func:`why`.
+    """
+    cols, rows_at, analytic, numeric, err, tol, base = ([] for _ in range(7))
+    for j, ev in singles.items():  # one step per followed column
+        i = np.flatnonzero(ev["failed"])
+        cols.append(np.full(i.size, j))
+        rows_at.append(i)
+        for out, key in ((analytic, "analytic"), (numeric, "numeric"), (err, "err"), (tol, "tol"), (base, "base")):
+            out.append(np.asarray(ev[key])[i])
+    if not cols:
+        return _merge([])
+    column, at = np.concatenate(cols), np.concatenate(rows_at)
+    analytic, numeric, err, tol, base = (np.concatenate(v) for v in (analytic, numeric, err, tol, base))
+    row = cmp.rows[at]
+    swept = np.unique(column)
     per_point = flat.size + int(np.prod(y_shape, dtype=np.int64))
-    budget = max(1, MAX_SWEEP_VALUES // (2 * len(SWEEP) * per_point))
-    swept = columns[:budget]
+    swept = swept[:max(1, MAX_SWEEP_VALUES // (2 * len(SWEEP) * per_point))]
+    status = np.full(column.size, "fail", dtype=object)
+    result = None
+    inside = np.isin(column, swept)
     if swept.size:
         steps_h = h.copy()
-        for j in swept:
+        for j in swept:  # one step per swept column
             steps_h[j] *= cmp.shrunk.get(int(j), 1.0)
         plus, minus, widths = sweep(fc, flat, y_shape, swept, steps_h)
-    position = {int(j): k for k, j in enumerate(swept)}
-    out = []
-    for j, i in failing:
-        ev = singles[j]
-        row = int(cmp.rows[i])
-        a, n0 = float(ev["analytic"][i]), float(ev["numeric"][i])
-        entry = dict(row=row, column=j, analytic=a, numeric=n0, abs_error=float(ev["err"][i]),
-                     tolerance=float(ev["tol"][i]))
-        if j in position:
-            k = position[j]
-            status, numeric, why = classify(a, plus[k, :, row], minus[k, :, row], float(centre[row]), widths[k],
-                                            float(ev["base"][i]))
-            if np.isfinite(numeric):
-                entry.update(numeric=numeric, abs_error=abs(a - numeric))
-        else:
-            status, why = "fail", "not re-checked at other steps (too many failing columns)"
-        entry.update(status=status, why=why)
-        out.append(entry)
-    return out
+        k = np.searchsorted(swept, column[inside])
+        result = classify(analytic[inside], plus[k, :, row[inside]], minus[k, :, row[inside]], centre[row[inside]],
+                          widths[k], base[inside])
+        status[inside] = result["status"]
+        better = np.isfinite(result["numeric"])
+        numeric[np.flatnonzero(inside)[better]] = result["numeric"][better]
+        err = np.abs(analytic - numeric)
+    return dict(row=row, column=column, analytic=analytic, numeric=numeric, abs_error=err, tolerance=tol,
+                status=status, inside=np.flatnonzero(inside), result=result)
+
+
+def why(entries: dict, k: int) -> str:
+    """The reason for failing entry ``k`` of :func:`_second_opinion`'s result."""
+    position = np.searchsorted(entries["inside"], k)
+    if position < entries["inside"].size and entries["inside"][position] == k:
+        return explain(entries["result"], int(position))
+    return "not re-checked at other steps (too many failing columns)"
+
+
+def _merge(rounds: list[dict]) -> dict:
+    """The failing entries of several rounds of :func:`_second_opinion`, as one."""
+    empty = dict(row=np.zeros(0, np.int64), column=np.zeros(0, np.int64), status=np.zeros(0, dtype=object),
+                 analytic=np.zeros(0), numeric=np.zeros(0), abs_error=np.zeros(0), tolerance=np.zeros(0))
+    rounds = [r for r in rounds if r["row"].size]
+    merged = {key: np.concatenate([r[key] for r in rounds]) if rounds else value for key, value in empty.items()}
+    offsets = np.cumsum([0] + [r["row"].size for r in rounds])
+    merged["reasons"] = [(offset, r) for offset, r in zip(offsets, rounds)]
+    return merged
+
+
+def reason(entries: dict, k: int) -> str:
+    """Why failing entry ``k`` of a merged result got its status, in one sentence."""
+    for offset, r in reversed(entries["reasons"]):
+        if k >= offset:
+            return why(r, k - offset)
+    raise IndexError(k)

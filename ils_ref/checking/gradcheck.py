@@ -41,6 +41,7 @@ from ..validation import checked
 from .calls import BudgetExceeded, Caller, UserFunctionError, as_output
 from .comparison import compare, flag_rows, screen
 from .entries import analytic_nonzeros, compare_entries
+from .entries import reason as explain_entry
 from .finite_differences import DEFAULT_EPS, numerical_jacobian
 from .report import Entry, VJPReport
 from .steps import EPS_MACHINE, SWEEP, relative_steps
@@ -327,36 +328,41 @@ def _entry_by_entry(fc, vc, inputs, y0, h, rtol, atol, seed, n_worst, mode, scre
         s, i = divmod(k, len(rows))
         return where(int(rows[i]), int(first["star"][s, i]))
 
-    failed = [e for e in entries if e["status"] == "fail"]
-    unsure = [e for e in entries if e["status"] == "inconclusive"]
-    rechecked = [e for e in entries if e["status"] == "pass"]
-    followed = {(e["row"], e["column"]) for e in entries}
+    status = entries["status"]
+    failed, unsure = np.flatnonzero(status == "fail"), np.flatnonzero(status == "inconclusive")
+    rechecked = int(np.count_nonzero(status == "pass"))
     settled = ~first["failed"]
     err = np.where(settled, first["err"], 0.0)
     result = compare(np.where(settled, first["analytic"], 0.0), np.where(settled, first["numeric"], 0.0),
                      np.where(settled, first["tol"], 1.0), n_worst, index_of)
     # Wrong entries first (largest error first), then unverifiable ones, then the closest calls that passed.
-    listed = sorted(failed, key=lambda e: -e["abs_error"]) + unsure
-    if listed:
-        result["worst"] = tuple(_entry(e, where) for e in listed[:n_worst]) + result["worst"][:max(0, n_worst - len(listed))]
-    result["max_abs_error"] = max([e["abs_error"] for e in entries] + [float(err.max(initial=0.0))])
-    result["max_rel_error"] = max([_relative(e["abs_error"], e["numeric"]) for e in entries] + [result["max_rel_error"]])
-    unfollowed = int(first["failed"].sum()) - len([1 for e in entries])
-    result["n_failed"] = len(failed)
-    result["n_inconclusive"] = len(unsure)
+    listed = np.concatenate([failed[np.argsort(-entries["abs_error"][failed], kind="stable")], unsure])
+    if listed.size:
+        shown = tuple(_entry(entries, int(k), where) for k in listed[:n_worst])
+        result["worst"] = shown + result["worst"][:max(0, n_worst - len(shown))]
+    result["max_abs_error"] = max(float(entries["abs_error"].max(initial=0.0)), float(err.max(initial=0.0)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(entries["abs_error"] == 0, 0.0, entries["abs_error"] / np.abs(entries["numeric"]))
+    result["max_rel_error"] = max(float(rel.max(initial=0.0)), result["max_rel_error"])
+    unfollowed = 0 if res["followed_all"] else int(first["failed"].sum()) - status.size
+    result["n_failed"] = int(failed.size)
+    result["n_inconclusive"] = int(unsure.size)
     result["n_entries"] = len(rows) * n
     what = f"{len(rows)} rows × {res['groups']} column groups"
-    if failed:
-        e = listed[0]
-        loc = where(e["row"], e["column"])
+    if failed.size:
+        k = int(listed[0])
+        loc = where(int(entries["row"][k]), int(entries["column"][k]))
         verdict = "fail"
-        reason = (f"{len(failed)} entr{'y' if len(failed) == 1 else 'ies'} wrong; worst output {loc['output_index']} "
-                  f"input {loc['input_index']}: analytic {e['analytic']:.6g}, numeric {e['numeric']:.6g}")
+        at_least = "" if res["followed_all"] else "at least "
+        reason = (f"{at_least}{failed.size} entr{'y' if failed.size == 1 else 'ies'} wrong; worst output "
+                  f"{loc['output_index']} input {loc['input_index']}: analytic {entries['analytic'][k]:.6g}, "
+                  f"numeric {entries['numeric'][k]:.6g}")
         if m == n and len(rows) == m and m * n <= MAX_NONZEROS and _transposed(nonzeros, first, res):
             reason += "; the analytic Jacobian matches the transpose of f's: vjp computes J·dy, not Jᵀ·dy"
-    elif unsure:
+    elif unsure.size:
         verdict = "inconclusive"
-        reason = f"{len(unsure)} entr{'y' if len(unsure) == 1 else 'ies'} could not be verified at any step: {unsure[0]['why']}"
+        reason = (f"{unsure.size} entr{'y' if unsure.size == 1 else 'ies'} could not be verified at any step: "
+                  f"{explain_entry(entries, int(unsure[0]))}")
     elif unfollowed > 0:
         verdict = "inconclusive"
         reason = f"{unfollowed} values failed at the first step and were not followed (only the worst groups are)"
@@ -364,8 +370,7 @@ def _entry_by_entry(fc, vc, inputs, y0, h, rtol, atol, seed, n_worst, mode, scre
         verdict = "pass"
         reason = f"every entry within tolerance ({what})"
         if rechecked:
-            reason += f"; {len(rechecked)} only at another step (the first did not fit f there)"
-    del followed
+            reason += f"; {rechecked} only at another step (the first did not fit f there)"
     return finish(mode, result, verdict, reason, screen_ok=screen_ok, notes=notes)
 
 
@@ -375,10 +380,12 @@ def _relative(error: float, numeric: float) -> float:
     return error / abs(numeric) if numeric else math.inf
 
 
-def _entry(e, where) -> Entry:
-    rel = _relative(e["abs_error"], e["numeric"])
-    return Entry(analytic=e["analytic"], numeric=e["numeric"], abs_error=e["abs_error"], rel_error=rel,
-                 tolerance=e["tolerance"], status=e["status"], why=e["why"], **where(e["row"], e["column"]))
+def _entry(entries, k, where) -> Entry:
+    error, numeric = float(entries["abs_error"][k]), float(entries["numeric"][k])
+    return Entry(analytic=float(entries["analytic"][k]), numeric=numeric, abs_error=error,
+                 rel_error=_relative(error, numeric), tolerance=float(entries["tolerance"][k]),
+                 status=str(entries["status"][k]), why=explain_entry(entries, k),
+                 **where(int(entries["row"][k]), int(entries["column"][k])))
 
 
 def _transposed(nonzeros, first, res) -> bool:

@@ -87,80 +87,93 @@ def sweep(fc, flat: np.ndarray, y_shape: tuple, columns: np.ndarray, h: np.ndarr
     return values[:, :, 0], values[:, :, 1], widths
 
 
-def classify(analytic: float, plus: np.ndarray, minus: np.ndarray, centre: float, widths: np.ndarray,
-             tol: float) -> tuple[str, float, str]:
-    """The verdict on one entry from its sweep: ``(status, best numeric estimate, why)``.
+PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 
-    ``plus``/``minus``: ``f_i`` at ``x ± s·h e_j`` for each step (NaN where not
-    finite); ``widths``: the displacements taken (NaN for an unusable step);
-    ``centre``: ``f_i(x)``; ``tol``: the entry's tolerance without its
-    rounding term (added here per step).  Besides the central differences
-    ``n_k`` it reads their Richardson extrapolations
+
+def classify(analytic, plus, minus, centre, widths, tol) -> dict:
+    """The verdict on every entry from its sweep, vectorised over entries.
+
+    ``analytic``, ``centre`` (``f_i(x)``) and ``tol`` (the tolerance without its
+    rounding term, added here per step) have shape ``(E,)``; ``plus``/``minus``
+    (``f_i`` at ``x ± s·h e_j``, NaN where not finite) and ``widths`` (the
+    displacements taken, NaN for an unusable step) ``(E, S)``.  Besides the
+    central differences ``n_k`` it reads their Richardson extrapolations
     ``n_{k+1} + (n_{k+1} - n_k)·w_{k+1}²/(w_k² - w_{k+1}²)``, which cancel the
-    ``h²`` truncation term.
+    ``h²`` truncation term.  Returns arrays: ``status``, ``numeric`` (the best
+    estimate), ``agreement``, ``step``, ``cause`` and ``jump``; :func:`explain`
+    turns one entry into a sentence.
     """
-    usable = np.isfinite(widths)
-    ok = usable & np.isfinite(plus) & np.isfinite(minus)
-    idx = np.flatnonzero(ok)
+    e_count, s_count = plus.shape
+    rows = np.arange(e_count)
+    ok = np.isfinite(widths) & np.isfinite(plus) & np.isfinite(minus)
     with np.errstate(all="ignore"):
         est = (plus - minus) / widths
         noise = rounding(plus, minus, widths) * (2 / ROUNDING_FACTOR)  # float64's 2ε·|f| at each point
-    if idx.size < 2:
-        return "inconclusive", float(est[idx[0]]) if idx.size else float("nan"), \
-            "domain: f is not finite at x ± h for all but the smallest steps"
-    a, b = idx[:-1], idx[1:]  # neighbouring pairs of finite estimates, largest step first
-    with np.errstate(all="ignore"):
-        w2a, w2b = widths[a] ** 2, widths[b] ** 2
-        rich = est[b] + (est[b] - est[a]) * w2b / (w2a - w2b)
-        rich_noise = noise[b] * (1 + w2b / (w2a - w2b)) + noise[a] * w2b / (w2a - w2b)
+        # neighbouring pairs (k, k+1), both usable
+        pair_ok = ok[:, :-1] & ok[:, 1:]
+        pair = np.abs(est[:, 1:] - est[:, :-1]) + noise[:, :-1] + noise[:, 1:]
+        w2a, w2b = widths[:, :-1] ** 2, widths[:, 1:] ** 2
+        weight = w2b / (w2a - w2b)
+        rich = est[:, 1:] + (est[:, 1:] - est[:, :-1]) * weight
+        rich_noise = noise[:, 1:] * (1 + weight) + noise[:, :-1] * weight
+        rich_pair_ok = pair_ok[:, :-1] & pair_ok[:, 1:]
+        rich_pair = np.abs(rich[:, 1:] - rich[:, :-1]) + rich_noise[:, :-1] + rich_noise[:, 1:]
     # Candidates: three neighbouring raw estimates, or three neighbouring extrapolations, that agree
     # (two pairs: a chance agreement of noisy estimates is far less likely than with one pair).
-    values, spread, where = _triples(est[b], np.abs(np.diff(est[idx])) + noise[a] + noise[b], b)
-    r_values, r_spread, r_where = _triples(rich[1:], np.abs(np.diff(rich)) + rich_noise[:-1] + rich_noise[1:], b[1:])
-    values, spread, where = (np.concatenate(p) for p in ((values, r_values), (spread, r_spread), (where, r_where)))
-    if not values.size:
-        return "inconclusive", float(est[idx[-1]]), "too few usable steps to compare (x's float64 spacing)"
-    # The agreeing candidate at the smallest step (truncation vanishes as h -> 0; at large steps
-    # an oscillating f can agree with itself by accident), else the steadiest one.
-    settled = np.flatnonzero(spread <= tol)
-    best = int(settled[np.argmax(where[settled])]) if settled.size else int(np.nanargmin(spread))
-    numeric, e = float(values[best]), float(spread[best])
-    err = abs(analytic - numeric)
-    step = float(widths[where[best]] / 2)
+    values = np.concatenate([est[:, 2:], rich[:, 2:]], axis=1)
+    spread = np.concatenate([np.maximum(pair[:, :-1], pair[:, 1:]), np.maximum(rich_pair[:, :-1], rich_pair[:, 1:])], axis=1)
+    valid = np.concatenate([pair_ok[:, :-1] & pair_ok[:, 1:], rich_pair_ok[:, :-1] & rich_pair_ok[:, 1:]], axis=1)
+    where = np.concatenate([np.arange(2, s_count), np.arange(3, s_count)])
+    spread = np.where(valid, spread, np.inf)
+    # The agreeing candidate at the smallest step (truncation vanishes as h -> 0; at large steps an
+    # oscillating f can agree with itself by accident), else the steadiest one.
+    settled = spread <= tol[:, None]
+    best = np.where(settled.any(axis=1), np.argmax(np.where(settled, where[None, :], -1), axis=1), np.argmin(spread, axis=1))
+    numeric = values[rows, best]
+    agreement = spread[rows, best]
+    step = widths[rows, where[best]] / 2
+    have = np.isfinite(agreement)
     with np.errstate(all="ignore"):
-        jump = np.abs((plus - centre) - (centre - minus)) / (widths / 2)  # one-sided slopes, forward - backward
+        err = np.abs(analytic - numeric)
+        jump = np.abs((plus - centre[:, None]) - (centre[:, None] - minus)) / (widths / 2)  # forward - backward slope
     # A kink: the one-sided slopes differ by about the same (within 3x) at the last three usable steps.
     # A smooth f's differ by ~h·|f''| (100x less over two decades), rounding's by ~1/h (100x more).
     # And the central estimates must be steadier than the jump: under rounding both scatter alike.
-    last, earlier = idx[-1], idx[max(0, idx.size - 3)]
-    scatter = np.abs(est[idx[-1]] - est[idx[-2]])
-    if (jump[last] > 10 * (noise[last] + tol + scatter)
-            and 0.3 * jump[earlier] < jump[last] < 3 * jump[earlier]):
-        return "inconclusive", numeric, (f"kink: the one-sided slopes differ by {jump[last]:.2g} even at step "
-                                         f"{widths[last] / 2:.1e} (f is not differentiable here)")
-    if e <= tol:
-        if err <= tol + e:
-            return "pass", numeric, f"verified at step {step:.1e} (estimates agree to {e:.1e})"
-        return "fail", numeric, (f"the error does not move with the step: estimates agree to {e:.1e} at "
-                                 f"step {step:.1e} and differ from the analytic value by {err:.2e}")
-    if err > 10 * e + tol:
-        return "fail", numeric, (f"the error ({err:.2e}) is over 10x what the estimates move by ({e:.1e}) "
-                                 f"across steps")
-    if not ok[usable].all():
-        return "inconclusive", numeric, "domain: f is not finite at x ± h for the larger steps, and the rest do not settle"
-    pair_spread = np.abs(np.diff(est[idx])) + noise[a] + noise[b]
-    if pair_spread[-1] > pair_spread[0]:
-        return "inconclusive", numeric, (f"rounding: the estimates scatter more as the step shrinks "
-                                         f"(best agreement {e:.1e}, tolerance {tol:.1e})")
-    return "inconclusive", numeric, (f"truncation: the estimates move with the step "
-                                     f"(best agreement {e:.1e}, tolerance {tol:.1e})")
+    last = s_count - 1 - np.argmax(ok[:, ::-1], axis=1)
+    prev, earlier = np.maximum(last - 1, 0), np.maximum(last - 2, 0)
+    with np.errstate(all="ignore"):
+        j_last, j_earlier = jump[rows, last], jump[rows, earlier]
+        scatter = np.abs(est[rows, last] - est[rows, prev])
+        kink = (ok.sum(axis=1) >= 3) & (j_last > 10 * (noise[rows, last] + tol + scatter)) \
+            & (0.3 * j_earlier < j_last) & (j_last < 3 * j_earlier)
+    converged = have & (agreement <= tol)
+    status = np.full(e_count, INCONCLUSIVE, dtype=object)
+    status[converged & (err <= tol + agreement)] = PASS
+    status[converged & (err > tol + agreement)] = FAIL
+    status[have & ~converged & (err > 10 * agreement + tol)] = FAIL
+    status[kink] = INCONCLUSIVE
+    first_pair = np.argmax(pair_ok, axis=1)
+    last_pair = pair_ok.shape[1] - 1 - np.argmax(pair_ok[:, ::-1], axis=1)
+    cause = np.where(~have, "few", np.where(kink, "kink", np.where((~ok & np.isfinite(widths)).any(axis=1), "domain",
+                     np.where(pair[rows, last_pair] > pair[rows, first_pair], "rounding", "truncation"))))
+    cause = np.where(status == INCONCLUSIVE, cause, np.where(status == FAIL, np.where(converged, "stable", "far"), "verified"))
+    return dict(status=status, numeric=np.where(np.isfinite(numeric), numeric, est[rows, last]), agreement=agreement,
+                step=step, cause=cause, jump=j_last, jump_step=widths[rows, last] / 2, err=err, tol=tol)
 
 
-def _triples(values, pair_spread, where):
-    """Every run of three neighbouring values: its last value, its spread (the larger pair's), where it ends.
-
-    ``values[k]`` ends pair ``k`` (spread ``pair_spread[k]``, position ``where[k]``).
-    """
-    if values.size < 2:
-        return np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64)
-    return values[1:], np.maximum(pair_spread[:-1], pair_spread[1:]), where[1:]
+def explain(result: dict, k: int) -> str:
+    """The reason for entry ``k`` of a :func:`classify` result, in one sentence."""
+    cause, e, step, err, tol = (result[key][k] for key in ("cause", "agreement", "step", "err", "tol"))
+    return {
+        "verified": lambda: f"verified at step {step:.1e} (estimates agree to {e:.1e})",
+        "stable": lambda: (f"the error does not move with the step: estimates agree to {e:.1e} at step {step:.1e} "
+                           f"and differ from the analytic value by {err:.2e}"),
+        "far": lambda: f"the error ({err:.2e}) is over 10x what the estimates move by ({e:.1e}) across steps",
+        "kink": lambda: (f"kink: the one-sided slopes differ by {result['jump'][k]:.2g} even at step "
+                         f"{result['jump_step'][k]:.1e} (f is not differentiable here)"),
+        "domain": lambda: "domain: f is not finite at x ± h for the larger steps, and the rest do not settle",
+        "rounding": lambda: (f"rounding: the estimates scatter more as the step shrinks "
+                             f"(best agreement {e:.1e}, tolerance {tol:.1e})"),
+        "truncation": lambda: f"truncation: the estimates move with the step (best agreement {e:.1e}, tolerance {tol:.1e})",
+        "few": lambda: "too few usable steps to compare (f not finite, or x's float64 spacing)",
+    }[cause]()
