@@ -83,7 +83,7 @@ claims.check(f"the bound is loose: the right side is at least {np.min(right / le
 # follow on average) therefore walks *away* from the target.
 
 # %%
-steps = 20000 if QUICK else 50000
+steps = 6000 if QUICK else 50000
 rng = np.random.default_rng(1)
 target = rng.random((5, 5))
 target /= target.sum(axis=-1, keepdims=True)
