@@ -68,7 +68,8 @@ def colour_columns(rows_nz: np.ndarray, cols_nz: np.ndarray, n: int) -> list[np.
     keys = np.sort(rows_nz * widest + cols_nz % widest) if widest else None
     if widest and not np.any(keys[1:] == keys[:-1]):
         group = np.arange(n) % widest
-        return [s for s in (np.flatnonzero(group == g) for g in range(min(widest, n))) if s.size]
+        order = np.argsort(group, kind="stable")
+        return np.split(order, np.cumsum(np.bincount(group, minlength=min(widest, n)))[:-1])
     order = np.argsort(cols_nz, kind="stable")
     rows_by_col = np.split(rows_nz[order], np.cumsum(np.bincount(cols_nz, minlength=n))[:-1])
     r = int(rows_nz.max(initial=-1)) + 1
@@ -125,10 +126,11 @@ class Comparison:
         # At most one non-zero of A per (set, row): scatter each to its place.  Where a row has none
         # in the set, the entry compared is 0 at the set's column with the largest step.
         set_of = np.full(self.flat.size, -1)
-        widest = np.empty(s_count, dtype=np.int64)
-        for k, cols in enumerate(sets):  # one step per set
-            set_of[cols] = k
-            widest[k] = cols[int(np.argmax(self.d[cols]))]
+        members = np.concatenate(sets)
+        owner = np.repeat(np.arange(s_count), [c.size for c in sets])
+        set_of[members] = owner
+        by_step = np.lexsort((-self.d[members], owner))  # within each set, the largest step first
+        widest = members[by_step[np.searchsorted(owner[by_step], np.arange(s_count))]]
         analytic = np.zeros((s_count, r))
         star = np.repeat(widest[:, None], r, axis=1)
         k_nz = set_of[self.cols_nz]
@@ -157,14 +159,18 @@ class Comparison:
 
     def _points(self, sets, which, scale):
         count = len(which)
+        sizes = np.array([c.size for c in sets])
+        members = np.concatenate(sets)
+        offsets = np.concatenate([[0], np.cumsum(sizes)])
 
         def points(lo, hi):  # point i: x + D of set which[i] for i < count, x - D of set which[i - count] after
             pts = np.repeat(self.flat[None, :], hi - lo, axis=0)
-            ks = [int(which[i % count]) for i in range(lo, hi)]  # one entry per point, not per element
-            cols = np.concatenate([sets[k] for k in ks])
-            at = np.repeat(np.arange(hi - lo), [sets[k].size for k in ks])
-            sign = np.where(np.arange(lo, hi) < count, 1.0, -1.0)[at]
-            pts[at, cols] += sign * np.repeat(scale[ks], [sets[k].size for k in ks]) * self.d[cols]
+            i = np.arange(lo, hi)
+            ks = which[i % count]
+            at = np.repeat(np.arange(hi - lo), sizes[ks])  # the point each perturbed entry belongs to
+            cols = members[np.arange(at.size) - np.repeat(np.cumsum(sizes[ks]) - sizes[ks], sizes[ks]) + offsets[ks][at]]
+            sign = np.where(i < count, 1.0, -1.0)[at]
+            pts[at, cols] += sign * scale[ks][at] * self.d[cols]
             return pts
 
         def describe(i):
