@@ -53,3 +53,30 @@ def test_as_torch_hands_tensors(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["check", "torch_impl:fn", "--as", "torch"]) == 0, capsys.readouterr()
     assert main(["check", "torch_impl:fn"]) == 1  # with NumPy inputs its own assertion fails every case
+
+
+@pytest.mark.parametrize("name", ["softmax", "log", "inv", "layer_norm", "sort"])
+def test_check_vjp_on_torchs_own_backward_passes(name):
+    # A slice of benchmarks/bench_gradcheck_real.py: torch's backward passes as the implementations
+    # under test, well- and ill-conditioned; a 1e-3 error in one entry is found in full mode.
+    import sys
+    from pathlib import Path
+
+    from ils_ref import check_vjp
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import bench_gradcheck_real as bench
+
+    _, fn, sizes, kind, well, ill = next(case for case in bench.CASES if case[0] == name)
+    rng = np.random.default_rng(0)
+    for condition, make in (("well", well), ("ill", ill)):
+        x = bench.make_input(kind, sizes[0], make, rng)
+        f, vjp = bench.as_numpy_pair(fn)
+        batching = bench.broadcasts(f, vjp, x)
+        report = check_vjp(f, vjp, x, full=True, batched=batching[0], vjp_batched=batching[1])
+        assert report.verdict != "fail", report
+        if condition == "well":
+            assert report.verdict == "pass", report
+            wrong = bench.planted(vjp, x, f(x).shape, "entry x1.001")
+            planted = check_vjp(f, wrong, x, full=True, batched=batching[0], vjp_batched=batching[1])
+            assert planted.verdict == "fail", planted
