@@ -81,11 +81,33 @@ class Caller:
     low_precision: str | None = None
     budget: list | None = None  # [evaluations left], shared by the callers of one check
 
+    def _afford(self, count: int) -> None:
+        """Raise :class:`BudgetExceeded` unless ``count`` more evaluations fit the budget."""
+        if self.budget is not None and self.budget[0] < count:
+            raise BudgetExceeded(f"{self.name} needed {count} more evaluations")
+
     def _spend(self, count: int) -> None:
+        self._afford(count)
         if self.budget is not None:
-            if self.budget[0] < count:
-                raise BudgetExceeded(f"{self.name} needed {count} more evaluations")
             self.budget[0] -= count
+        self.points += count
+
+    def _chunk(self, make: Callable, shape: tuple) -> int:
+        """Points per call: all that fit :data:`MAX_BATCH_ELEMENTS` (inputs or outputs) when batched, else 1."""
+        if not self.batched:
+            return 1
+        one = max(1, int(np.prod(make(0, 1).shape[1:], dtype=np.int64)), int(np.prod(shape, dtype=np.int64)))
+        return max(1, MAX_BATCH_ELEMENTS // one)
+
+    def note_precision(self, value) -> None:
+        """Note, once, that the function returned fewer than 64 bits (``value``'s dtype)."""
+        dtype = getattr(value, "dtype", None)
+        if dtype is not None and getattr(dtype, "itemsize", 8) < 8 and self.low_precision is None:
+            self.low_precision = str(dtype)
+            self.notes.append(
+                f"{self.name} returned {dtype}: finite differences and comparisons are limited to "
+                f"that precision; compute in float64 (or raise eps and rtol)"
+            )
 
     def __post_init__(self):
         if not callable(self.fn):
@@ -102,18 +124,11 @@ class Caller:
             raise
         except Exception as exc:
             raise UserFunctionError(f"{self.name} raised {type(exc).__name__}: {exc}", self.name) from exc
-        dtype = getattr(out, "dtype", None)
-        if dtype is not None and getattr(dtype, "itemsize", 8) < 8 and self.low_precision is None:
-            self.low_precision = str(dtype)
-            self.notes.append(
-                f"{self.name} returned {dtype}: finite differences and comparisons are limited to "
-                f"that precision; compute in float64 (or raise eps and rtol)"
-            )
+        self.note_precision(out)
         return out
 
     def call(self, arg: np.ndarray, shape: tuple | None, context: str, finite: bool = True) -> np.ndarray:
         self._spend(1)
-        self.points += 1
         return as_output(self._raw(arg), self.name, shape, context, finite)
 
     def map(self, count: int, make: Callable, shape: tuple, describe: Callable, finite: bool = True,
@@ -125,9 +140,7 @@ class Caller:
         ``borrow``: the caller reads the result before the next call, so a single
         batch may be returned as the function gave it.
         """
-        self._spend(count)
-        if self.budget is not None:
-            self.budget[0] += count  # spent below, point by point or batch by batch
+        self._afford(count)  # all of them, before any is evaluated; spent below as they are
         out = np.empty((count,) + shape)
         if not finite:  # points off x: outside f's domain NaN is expected, and so is an error
             return self._map_tolerant(count, make, shape, describe, out)
@@ -135,12 +148,10 @@ class Caller:
             for i in range(count):
                 out[i] = self.call(make(i, i + 1)[0], shape, f"for {describe(i)}", finite)
             return out
-        one = max(1, int(np.prod(make(0, 1).shape[1:], dtype=np.int64)), int(np.prod(shape, dtype=np.int64)))
-        chunk = max(1, MAX_BATCH_ELEMENTS // one)
+        chunk = self._chunk(make, shape)
         for lo in range(0, count, chunk):
             hi = min(count, lo + chunk)
             self._spend(hi - lo)
-            self.points += hi - lo
             # the batch is copied into out below: no copy on the way
             block = as_output(self._raw(make(lo, hi), fresh=True), self.name, (hi - lo,) + shape, f"for a batch from {describe(lo)}",
                               False, copy=False)
@@ -161,12 +172,10 @@ class Caller:
         Floating-point warnings are silenced for these calls (NaN is the
         answer looked for); a batch that raises is retried one point per call.
         """
-        one = max(1, int(np.prod(make(0, 1).shape[1:], dtype=np.int64)), int(np.prod(shape, dtype=np.int64)))
-        chunk = max(1, MAX_BATCH_ELEMENTS // one) if self.batched else 1
+        chunk = self._chunk(make, shape)
         for lo in range(0, count, chunk):
             hi = min(count, lo + chunk)
             self._spend(hi - lo)
-            self.points += hi - lo
             pts = make(lo, hi)
             try:
                 with np.errstate(all="ignore"):
@@ -177,8 +186,8 @@ class Caller:
                         out[lo] = as_output(self._raw(pts[0], fresh=True), self.name, shape, f"for {describe(lo)}", False)
                 continue
             except UserFunctionError as exc:
-                if not isinstance(exc.__cause__, Exception) or isinstance(exc.__cause__, UserFunctionError):
-                    raise  # a wrong shape or type: not a question of the domain
+                if exc.__cause__ is None:
+                    raise  # a wrong shape or type (not f raising): not a question of the domain
                 if not self.batched:
                     out[lo] = np.nan
                     continue
@@ -187,7 +196,7 @@ class Caller:
                     with np.errstate(all="ignore"):
                         out[lo + i] = as_output(self._raw(pts[i], fresh=True), self.name, shape, f"for {describe(lo + i)}", False)
                 except UserFunctionError as exc:
-                    if not isinstance(exc.__cause__, Exception):
+                    if exc.__cause__ is None:
                         raise
                     out[lo + i] = np.nan
         return out

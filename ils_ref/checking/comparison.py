@@ -19,7 +19,7 @@ import numpy as np
 
 from .calls import MAX_BATCH_ELEMENTS, Caller
 from .report import Entry
-from .steps import SHRINK_TRIES, rounding, taken
+from .steps import rounding, shrink_until_finite, taken
 
 
 def compare(analytic, numeric, tol, n_worst, index_of) -> dict:
@@ -78,23 +78,15 @@ def probe_vectors(rng: np.random.Generator, count: int, shape: tuple) -> np.ndar
 
 def _probe_differences(fc: Caller, flat, y_shape, disp):
     """``f(x ± D_b)`` for the displacements ``disp`` (b, n), shrinking a probe by 10 when ``f`` leaves its domain."""
-    count = disp.shape[0]
-    scale = np.ones(count)
-    plus = np.empty((count, int(np.prod(y_shape, dtype=np.int64))))
-    minus = np.empty_like(plus)
-    todo = np.arange(count)
-    for attempt in range(SHRINK_TRIES + 1):
+
+    def evaluate(todo, scale):
         d = disp[todo] * scale[todo, None]
         pts = np.concatenate([flat + d, flat - d])
         vals = fc.map(2 * len(todo), lambda lo, hi: pts[lo:hi], y_shape,
                       lambda i: f"x ± D#{int(todo[i % len(todo)])}", finite=False).reshape(2 * len(todo), -1)
-        plus[todo], minus[todo] = vals[:len(todo)], vals[len(todo):]
-        bad = ~(np.isfinite(plus[todo]).all(axis=1) & np.isfinite(minus[todo]).all(axis=1))
-        if not bad.any() or attempt == SHRINK_TRIES:
-            break
-        todo = todo[bad]
-        scale[todo] *= 0.1
-    return plus, minus, scale
+        return vals[:len(todo)], vals[len(todo):]
+
+    return shrink_until_finite(evaluate, disp.shape[0])
 
 
 def screen(fc: Caller, vc: Caller, flat, y_shape, h, rtol, atol, n_probes, seed, n_worst) -> dict:
@@ -149,7 +141,7 @@ def flag_rows(fc: Caller, vc: Caller, flat, y_shape, h, rtol, atol, rng, keep: i
     block = max(1, MAX_BATCH_ELEMENTS // max(n, 1))
     for lo in range(0, m, block):  # one step per block of rows
         hi = min(m, lo + block)
-        rows = vc.map(hi - lo, lambda a, b: basis(lo + a, lo + b, m, y_shape), flat.shape,
+        rows = vc.map(hi - lo, lambda a, b: basis(np.arange(lo + a, lo + b), m, y_shape), flat.shape,
                       lambda i: f"dy = e at output {lo + i}")
         analytic[lo:hi] = rows @ width.T
         norms[lo:hi] = row_norms(rows)
@@ -162,8 +154,8 @@ def flag_rows(fc: Caller, vc: Caller, flat, y_shape, h, rtol, atol, rng, keep: i
     return bad[np.argsort(-worst[bad], kind="stable")][:keep], int(bad.size)
 
 
-def basis(lo: int, hi: int, m: int, y_shape: tuple) -> np.ndarray:
-    """The cotangents ``e_lo … e_{hi-1}`` of the output, shape ``(hi - lo,) + y_shape``."""
-    e = np.zeros((hi - lo, m))
-    e[np.arange(hi - lo), np.arange(lo, hi)] = 1.0
-    return e.reshape((hi - lo,) + y_shape)
+def basis(rows: np.ndarray, m: int, y_shape: tuple) -> np.ndarray:
+    """The cotangents ``e_i`` for the flat output indices ``rows``, shape ``(len(rows),) + y_shape``."""
+    e = np.zeros((len(rows), m))
+    e[np.arange(len(rows)), rows] = 1.0
+    return e.reshape((len(rows),) + y_shape)

@@ -39,7 +39,8 @@ from __future__ import annotations
 import numpy as np
 
 from .calls import MAX_BATCH_ELEMENTS
-from .steps import EPS_MACHINE, SHRINK_TRIES, SWEEP, classify, explain, rounding, sweep
+from .comparison import basis
+from .steps import EPS_MACHINE, SWEEP, classify, explain, rounding, shrink_until_finite, sweep
 
 #: Most column groups; a sparsity pattern that needs more is compared column by column.
 MAX_GROUPS = 512
@@ -108,18 +109,8 @@ class Comparison:
     def evaluate(self, sets: list[np.ndarray]) -> dict:
         """Compare every row against every column set; arrays ``(sets, rows)``."""
         s_count, r = len(sets), len(self.rows)
-        scale = np.ones(s_count)
-        plus = np.empty((s_count, r))
-        minus = np.empty((s_count, r))
-        todo = np.arange(s_count)
-        for attempt in range(SHRINK_TRIES + 1):
-            p, m = self._points(sets, todo, scale)
-            plus[todo], minus[todo] = p[:, self.rows], m[:, self.rows]
-            bad = ~(np.isfinite(p).all(axis=1) & np.isfinite(m).all(axis=1))
-            if not bad.any() or attempt == SHRINK_TRIES:
-                break
-            todo = todo[bad]
-            scale[todo] *= 0.1
+        plus, minus, scale = shrink_until_finite(lambda todo, scale: self._points(sets, todo, scale), s_count,
+                                                 select=self.rows)
         for k in np.flatnonzero(scale < 1):
             for j in sets[k]:
                 self.shrunk[int(j)] = float(scale[k])
@@ -191,7 +182,7 @@ def analytic_nonzeros(vc, rows, m, flat, y_shape, limit: int):
     parts, total = [], 0
     for lo in range(0, len(rows), block):  # one step per block of rows
         sel = rows[lo:lo + block]
-        A = vc.map(len(sel), lambda a, b: _basis(sel[a:b], m, y_shape), (n,),
+        A = vc.map(len(sel), lambda a, b: basis(sel[a:b], m, y_shape), (n,),
                    lambda i: f"dy = e at output index {tuple(int(k) for k in np.unravel_index(sel[i], y_shape))}",
                    borrow=True)
         where = np.flatnonzero(A != 0)  # (faster than np.nonzero on floats)
@@ -203,12 +194,6 @@ def analytic_nonzeros(vc, rows, m, flat, y_shape, limit: int):
     if not parts:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
     return tuple(np.concatenate(p) for p in zip(*parts))
-
-
-def _basis(rows, m, y_shape):
-    e = np.zeros((len(rows), m))
-    e[np.arange(len(rows)), rows] = 1.0
-    return e.reshape((len(rows),) + y_shape)
 
 
 def compare_entries(fc, nonzeros, rows, flat, y_shape, centre, h, rtol, atol, rng) -> dict:

@@ -5,10 +5,8 @@ r"""Central finite differences: the Jacobian of any function, column by column.
     J_{:, j} \approx \frac{f(x + h e_j) - f(x - h e_j)}{(x_j + h) - (x_j - h)}
 
 The denominator is the step actually taken, which differs from ``2h`` by
-rounding when ``|x_j| >> h``.  Besides the Jacobian, :func:`fd_jacobian`
-returns the float64 rounding error of each quotient,
-``16·ε·(|f(x+h)| + |f(x-h)|) / (2h)``, which the comparison adds to its
-tolerance.
+rounding when ``|x_j| >> h``.  (:func:`ils_ref.check_vjp` chooses its own
+steps: :mod:`ils_ref.checking.steps`.)
 """
 
 from __future__ import annotations
@@ -17,18 +15,16 @@ import numpy as np
 
 from ..validation import checked
 from .calls import Caller
+from .steps import EPS_MACHINE, taken
 
 #: Default central-difference step.  With float64 the truncation error
 #: (``~h²`` times the third derivative) and the rounding error (``~ε·|f|/h``)
 #: are both ``~1e-10`` relative for well-scaled functions.
 DEFAULT_EPS = 1e-6
-#: Safety factor on the float64 rounding error of a central difference.
-ROUNDING_FACTOR = 16.0
-EPS_MACHINE = np.finfo(np.float64).eps
 
 
-def fd_jacobian(fc: Caller, x: np.ndarray, eps: float, y_shape: tuple) -> tuple[np.ndarray, np.ndarray]:
-    """Central differences: ``J`` of shape ``(m, n)`` (outputs by inputs) and the rounding allowance per entry."""
+def fd_jacobian(fc: Caller, x: np.ndarray, eps: float, y_shape: tuple) -> np.ndarray:
+    """Central differences: ``J`` of shape ``(m, n)`` (outputs by inputs)."""
     n = x.size
     flat = x.reshape(-1)
     h = steps_taken(x, eps)
@@ -46,22 +42,15 @@ def fd_jacobian(fc: Caller, x: np.ndarray, eps: float, y_shape: tuple) -> tuple[
     values = fc.map(2 * n, points, y_shape, describe).reshape(2 * n, -1)
     plus, minus = values[:n], values[n:]
     with np.errstate(under="ignore"):  # tiny values and derivatives round to 0: fine
-        jac = ((plus - minus) / h[:, None]).T
-        rounding = (ROUNDING_FACTOR * EPS_MACHINE * (np.abs(plus) + np.abs(minus)) / h[:, None]).T
-    return jac, rounding
+        return ((plus - minus) / h[:, None]).T
 
 
-def steps_taken(x: np.ndarray, eps: float, reported_eps: float | None = None) -> np.ndarray:
-    """``(x + eps) - (x - eps)`` per entry (flattened); refuse a step that vanishes in floating point.
-
-    ``reported_eps`` is the step the user asked for, named in the error (the
-    screen checks half of it, its smallest probe step).
-    """
+def steps_taken(x: np.ndarray, eps: float) -> np.ndarray:
+    """``(x + eps) - (x - eps)`` per entry (flattened); refuse a step that vanishes in floating point."""
     flat = x.reshape(-1)
-    h = (flat + eps) - (flat - eps)
+    h = taken(flat, eps)
     with np.errstate(under="ignore"):
         small = h <= np.abs(flat) * (4 * EPS_MACHINE)  # the step is lost in rounding (or entirely zero)
-    eps = eps if reported_eps is None else reported_eps
     if small.any():
         j = int(np.argmax(small))
         idx = tuple(int(i) for i in np.unravel_index(j, x.shape))
@@ -118,5 +107,4 @@ def numerical_jacobian(f, x, eps=DEFAULT_EPS, *, batched: bool = False) -> np.nd
     y0 = fc.call(x, None, "at x")
     if x.size == 0:
         return np.zeros(y0.shape + x.shape)
-    jac, _ = fd_jacobian(fc, x, eps, y0.shape)
-    return jac.reshape(y0.shape + x.shape)
+    return fd_jacobian(fc, x, eps, y0.shape).reshape(y0.shape + x.shape)

@@ -44,7 +44,7 @@ from .entries import analytic_nonzeros, compare_entries
 from .entries import reason as explain_entry
 from .finite_differences import DEFAULT_EPS, numerical_jacobian
 from .report import Entry, VJPReport
-from .steps import EPS_MACHINE, SWEEP, relative_steps
+from .steps import EPS_MACHINE, SWEEP, relative_steps, rounding
 
 __all__ = ["numerical_jacobian", "check_vjp", "assert_vjp", "VJPReport", "Entry"]
 
@@ -116,11 +116,7 @@ class _Inputs:
                 parts = [out]
             flat = []
             for pos, (k, part) in enumerate(zip(self.wrt, parts)):
-                dtype = getattr(part, "dtype", None)
-                if dtype is not None and getattr(dtype, "itemsize", 8) < 8 and caller_box[0].low_precision is None:
-                    caller_box[0].low_precision = str(dtype)
-                    caller_box[0].notes.append(f"vjp returned {dtype}: comparisons are limited to that precision; "
-                                               f"compute in float64 (or raise eps and rtol)")
+                caller_box[0].note_precision(part)  # seen here, before the parts become one float64 array
                 name = f"its part for input {k}" if self.multi else "it"
                 arr = as_output(part, "vjp", lead + self.arrays[k].shape, f"({name})", finite=not lead, copy=False)
                 flat.append(arr.reshape(lead + (-1,)))
@@ -205,8 +201,9 @@ def check_vjp(
         For a tuple ``x``: which inputs to check (default all); the others
         are held fixed.
     max_evaluations : int, optional
-        At most this many points of ``f`` plus cotangents of ``vjp``; a check
-        that needs more stops with verdict ``"inconclusive"``.
+        At most this many points of ``f`` plus cotangents of ``vjp``, besides
+        the two calls of ``f`` at ``x``; a check that needs more stops with
+        verdict ``"inconclusive"``.
 
     Returns
     -------
@@ -404,7 +401,7 @@ def _transposed(nonzeros, first, res) -> bool:
         numeric = (first["plus"] - first["minus"]) / 2  # (groups, m): f's change along each group's step
         transposed = disp @ A  # (groups, m): (Aᵀ D_g)_i = Σ_j A_ji d_j
         scale = np.abs(disp) @ np.abs(A) + np.abs(numeric)
-        tol = cmp.rtol * scale + 16 * EPS_MACHINE * (np.abs(first["plus"]) + np.abs(first["minus"])) + cmp.atol
+        tol = cmp.rtol * scale + rounding(first["plus"], first["minus"], 1.0) + cmp.atol
         return bool(np.all(np.abs(transposed - numeric) <= tol))
 
 

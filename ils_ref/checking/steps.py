@@ -13,9 +13,11 @@ actually taken, ``(x_j + h_j) - (x_j - h_j)``.  When ``f`` is NaN or inf at
 by 10, up to :data:`SHRINK_TRIES` times, and the report says so.
 
 **A second opinion.**  An entry that fails at the first step is recomputed at
-the steps ``h·10^k``, ``k = 1, 0, …, -4`` (:func:`sweep`), and :func:`classify`
-reads the estimates ``n_k``.  Two neighbouring estimates that agree to within
-the tolerance have *converged*:
+the steps ``h·10^k``, ``k = 1, 0, …, -12`` (:func:`sweep`; a step under
+:data:`MIN_ULPS` units in the last place of ``x_j`` is skipped), and
+:func:`classify` reads the estimates ``n_k`` and their Richardson
+extrapolations.  Three neighbouring estimates (or extrapolations) that agree to
+within the tolerance have *converged*:
 
 * converged, and the analytic value agrees with them: **pass** — the first step
   did not fit this function;
@@ -58,6 +60,32 @@ def rounding(plus: np.ndarray, minus: np.ndarray, width: np.ndarray) -> np.ndarr
     """The float64 rounding error of ``(plus - minus) / width``, with a safety factor."""
     with np.errstate(over="ignore", under="ignore"):
         return ROUNDING_FACTOR * EPS_MACHINE * (np.abs(plus) + np.abs(minus)) / width
+
+
+def shrink_until_finite(evaluate, count: int, select=None):
+    """``f`` at ``count`` displacements, each divided by 10 (up to :data:`SHRINK_TRIES` times) while ``f`` is not finite.
+
+    ``evaluate(which, scale)`` returns ``f(x + D)`` and ``f(x - D)``, shape
+    ``(len(which), m)``, for the displacements ``which`` scaled by
+    ``scale[which]``.  Returns ``plus, minus`` (their columns ``select``, when
+    given) and ``scale``; values still not finite after the last try are left
+    as they are.
+    """
+    scale = np.ones(count)
+    todo = np.arange(count)
+    plus = minus = None
+    for attempt in range(SHRINK_TRIES + 1):
+        p, m = evaluate(todo, scale)
+        if plus is None:
+            width = p.shape[1] if select is None else len(select)
+            plus, minus = np.empty((count, width)), np.empty((count, width))
+        plus[todo], minus[todo] = (p, m) if select is None else (p[:, select], m[:, select])
+        bad = ~(np.isfinite(p).all(axis=1) & np.isfinite(m).all(axis=1))
+        if not bad.any() or attempt == SHRINK_TRIES:
+            break
+        todo = todo[bad]
+        scale[todo] *= 0.1
+    return plus, minus, scale
 
 
 def sweep(fc, flat: np.ndarray, y_shape: tuple, columns: np.ndarray, h: np.ndarray):
