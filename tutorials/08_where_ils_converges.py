@@ -149,7 +149,7 @@ for label, path in paths.items():
 ax.axhline(t, color="grey", ls=":", lw=1, label=f"p = t = {t} (where f(p) = (p - t)^2 is smallest)")
 ax.axhline(0, color="black", lw=1.5, label="p = 0: the minimiser of E f")
 ax.set_xscale("log")
-ax.set_xlabel("SGD step on the logits (lr 1): each exact expectation followed, REINFORCE-LOO sampled")
+ax.set_xlabel("SGD step on the logits (lr 1)\neach exact expectation followed; REINFORCE-LOO sampled")
 ax.set_ylabel("p = P(b = 1)")
 ax.set_ylim(-0.02, 0.55)
 ax.set_title(f"Bernoulli quadratic, t = {t}: where each estimator leads", fontsize=11)
