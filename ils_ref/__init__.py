@@ -6,11 +6,13 @@ backward pass is checked against finite differences (:mod:`ils_ref.gradcheck`).
 The package is layered; each layer imports only the ones below it:
 
 * :mod:`ils_ref.ops`          softmax, sigmoid, divergences, ``h(z) = z/Σz``, sampling
-* :mod:`ils_ref.estimators`   ILS (Algorithm 1), Gumbel-softmax, Bernoulli and Gaussian ILS,
-                              every estimator behind one interface
+* :mod:`ils_ref.estimators`   ILS (Algorithm 1), Gumbel-softmax, Gumbel-Rao, ReinMax, Bernoulli
+                              and Gaussian ILS, every estimator behind one interface
+* :mod:`ils_ref.models`       a categorical VAE whose ELBO gradient is exact, and its data
 * :mod:`ils_ref.checking`     gradient checks, exact problems, the statistical check,
                               reference vectors and ``ils-ref check``, the self-check
-* :mod:`ils_ref.experiments`  toy experiment 1, ``ils-ref reproduce``, ``ils-ref compare``
+* :mod:`ils_ref.experiments`  toy experiment 1, ``ils-ref reproduce``, ``ils-ref compare``,
+                              ``ils-ref vae``
 * :mod:`ils_ref.cli`          the ``ils-ref`` command line
 
 beside a foundation every layer uses: :mod:`ils_ref.validation` (argument
@@ -28,7 +30,9 @@ from .checking.gradcheck import VJPReport, assert_vjp, check_vjp, numerical_jaco
 from .estimators.bernoulli import BernoulliCache, bernoulli_ils_backward, bernoulli_ils_forward
 from .estimators.gaussian import GaussianCache, gaussian_ils_backward, gaussian_ils_forward
 from .estimators.gumbel import GumbelCache, gumbel_softmax_backward, gumbel_softmax_forward
+from .estimators.gumbel_rao import gumbel_rao_backward, gumbel_rao_forward
 from .estimators.ils import ILSCache, ILSStep, ils_backward, ils_cache, ils_forward, ils_step
+from .estimators.reinmax import ReinMaxCache, reinmax_backward, reinmax_forward
 from .ops.divergence import (
     bernoulli_kl,
     bernoulli_kl_backward,
@@ -64,6 +68,11 @@ __all__ = [
     "gumbel_softmax_forward",
     "gumbel_softmax_backward",
     "GumbelCache",
+    "gumbel_rao_forward",
+    "gumbel_rao_backward",
+    "reinmax_forward",
+    "reinmax_backward",
+    "ReinMaxCache",
     "sigmoid",
     "sigmoid_backward",
     "bernoulli_kl",

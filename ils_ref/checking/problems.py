@@ -51,6 +51,10 @@ class Problem:
     def params(self) -> dict:
         return {}
 
+    def exact_gradient(self, logits=None) -> np.ndarray:
+        """:func:`exact_gradient` of this problem (what :func:`ils_ref.estimators.interface.exact` asks for)."""
+        return exact_gradient(self, logits)
+
     def point(self, logits=None) -> np.ndarray:
         """The logits to evaluate at: ``logits`` (checked, of the problem's shape) or the problem's own."""
         if logits is None:

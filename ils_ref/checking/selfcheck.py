@@ -12,9 +12,11 @@ import numpy as np
 
 from ..estimators.bernoulli import bernoulli_ils_backward, bernoulli_ils_forward, bernoulli_target
 from ..estimators.gaussian import gaussian_ils_backward, gaussian_ils_forward
-from ..estimators.gumbel import gumbel_softmax_backward, gumbel_softmax_forward
+from ..estimators.gumbel import GumbelCache, gumbel_softmax_backward, gumbel_softmax_forward
+from ..estimators.gumbel_rao import gumbel_rao_backward, gumbel_rao_forward
 from ..estimators.ils import ils_backward, ils_cache, ils_step
 from ..estimators.intermediate import LOSSES
+from ..estimators.reinmax import ReinMaxCache, reinmax_backward, reinmax_forward
 from ..ops.divergence import bernoulli_kl, bernoulli_kl_backward, gaussian_kl, gaussian_kl_backward, kl_divergence, kl_divergence_backward
 from ..ops.normalization import normalize, normalize_backward
 from ..ops.sigmoid import sigmoid, sigmoid_backward
@@ -93,8 +95,35 @@ def backward_cases(seed: int = 0, batch: tuple = (3, 4), k: int = 7) -> list:
                 logits,
             )
         )
+    cases += _surrogate_cases(rng, logits)
     cases += _beyond_categorical_cases(rng, shape)
     return cases
+
+
+def _surrogate_cases(rng, logits):
+    """ReinMax and Gumbel-Rao with the draw and the noise fixed: gradients of explicit surrogates.
+
+    ReinMax: ``θ ↦ 2 softmax(c + θ) - ½ softmax(θ)`` with ``c = log π_1 - θ_0`` fixed, so that
+    ``softmax(c + θ_0) = π_1``.  Gumbel-Rao: ``θ ↦ mean_s softmax((θ + G_s)/T)`` with ``G_s`` fixed.
+    """
+    _, rcache = reinmax_forward(logits, 1.5, rng=rng)
+    shift = np.log(rcache.midpoint) - logits
+    _, gcache = gumbel_rao_forward(logits, 0.7, 4, rng=rng)
+    noise = gcache.gumbel
+
+    def reinmax_surrogate(x):
+        return 2.0 * softmax(shift + x) - 0.5 * softmax(x)
+
+    def gumbel_rao_surrogate(x):
+        return softmax((x + noise) / 0.7).mean(axis=0)
+
+    return [
+        ("reinmax (T=1.5)", reinmax_backward, reinmax_surrogate,
+         lambda x, dy: reinmax_backward(dy, ReinMaxCache(softmax(x), softmax(shift + x), rcache.index)), logits),
+        ("gumbel_rao (T=0.7, 4 samples)", gumbel_rao_backward, gumbel_rao_surrogate,
+         lambda x, dy: gumbel_rao_backward(dy, GumbelCache(softmax((x + noise) / 0.7), 0.7, True, gcache.index, noise)),
+         logits),
+    ]  # fmt: skip
 
 
 def _beyond_categorical_cases(rng, shape):

@@ -13,6 +13,11 @@ straight-through       the same with the one-hot ``y`` (``hard=True``)        no
 REINFORCE              ``f_r(z) (e_k - π_r)`` per row                          yes
 REINFORCE + LOO        ``(1/m) Σ_s (f_s - b_s)(e_{k_s} - π)``, ``b_s`` the    yes
                        mean of the other ``m-1`` draws' losses
+Gumbel-Rao             straight-through's soft gradient averaged over ``M``   no
+                       perturbations that give the same draw
+ReinMax                ``2 J_{π_1}ᵀ g - ½ J_πᵀ g`` at a draw, ``π_1 =``        no
+                       ``(z + softmax(θ/T))/2``
+exact                  the problem's exact gradient (no draw)                 yes
 =====================  ====================================================  ==========
 
 REINFORCE weights each row's score by that row's own loss ``f_r`` (the rows
@@ -21,8 +26,10 @@ The leave-one-out version spends ``m`` draws on one estimate, so its
 estimates stay independent of each other.
 
 A *problem* is any object with ``logits`` (its default point), ``f(z)`` and
-``grad(z)`` row by row, ``num_categories`` and ``point(logits)``; the shipped
-ones, with exact gradients by enumeration, are in :mod:`ils_ref.checking.problems`.
+``grad(z)`` row by row, ``num_categories``, ``point(logits)`` and (for
+:func:`exact` only) ``exact_gradient(logits)``; the shipped ones, with exact
+gradients by enumeration, are in :mod:`ils_ref.checking.problems`, and the
+categorical VAE's decoder loss is :class:`ils_ref.models.vae.LatentProblem`.
 """
 
 from __future__ import annotations
@@ -36,7 +43,9 @@ from ..ops.softmax import softmax_kernel
 from ..validation import checked
 from .bernoulli import bernoulli_ils_backward, bernoulli_ils_forward
 from .gumbel import gumbel_softmax_backward, gumbel_softmax_forward
+from .gumbel_rao import gumbel_rao_backward_kernel, gumbel_rao_forward_kernel
 from .ils import ils_backward, ils_cache, ils_forward
+from .reinmax import reinmax_backward_kernel, reinmax_forward_kernel
 
 
 class Estimator(NamedTuple):
@@ -109,6 +118,39 @@ def reinforce_loo(group: int = 4) -> Estimator:
         return np.mean((f - baseline)[..., None] * (z - probs), axis=1)
 
     return Estimator("reinforce-loo", {"group": int(group)}, fn)
+
+
+def gumbel_rao(temperature: float, samples: int = 10) -> Estimator:
+    """Gumbel-Rao at ``temperature`` with ``samples`` conditional perturbations (one draw, one loss gradient)."""
+    temperature, samples = checked(temperature=("positive", temperature), samples=("int", samples, 1))
+
+    def fn(logits, problem, rng, n):
+        logits = np.asarray(logits, dtype=np.float64)
+        z, cache = gumbel_rao_forward_kernel(_stack(logits, n), temperature, rng.random((samples + 1, n) + logits.shape))
+        return gumbel_rao_backward_kernel(problem.grad(z), cache)
+
+    return Estimator("gumbel-rao", {"temperature": temperature, "samples": samples}, fn)
+
+
+def reinmax(temperature: float = 1.0) -> Estimator:
+    """ReinMax at ``temperature`` (one draw, one loss gradient)."""
+    temperature = checked(temperature=("positive", temperature))
+
+    def fn(logits, problem, rng, n):
+        logits = np.asarray(logits, dtype=np.float64)
+        z, cache = reinmax_forward_kernel(_stack(logits, n), temperature, rng.random((n,) + logits.shape[:-1]))
+        return reinmax_backward_kernel(problem.grad(z), cache)
+
+    return Estimator("reinmax", {"temperature": temperature}, fn)
+
+
+def exact() -> Estimator:
+    """The problem's exact gradient (``problem.exact_gradient(logits)``), repeated ``n`` times: no draws, no noise."""
+
+    def fn(logits, problem, rng, n):
+        return _stack(problem.exact_gradient(logits), n)
+
+    return Estimator("exact", {}, fn)
 
 
 def bernoulli_ils(alpha: float) -> Estimator:
