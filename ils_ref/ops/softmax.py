@@ -137,7 +137,11 @@ def log_softmax(x) -> np.ndarray:
     gives ``(0, -1000)`` to rounding, not ``(0, -inf)``.  The sum inside the
     log is at least 1 (the maximum contributes ``e^0``), so the log is safe.
     """
-    x = checked(x=("logits", x))
+    return log_softmax_kernel(checked(x=("logits", x)))
+
+
+def log_softmax_kernel(x: np.ndarray) -> np.ndarray:
+    """:func:`log_softmax` on checked logits."""
     with np.errstate(over="ignore", under="ignore"):  # as in softmax
         shifted = x - x.max(axis=-1, keepdims=True)
         return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
