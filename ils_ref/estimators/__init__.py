@@ -3,7 +3,8 @@
 * :mod:`.ils` — Intermediate Loss Sampling, forward and backward (start here);
   :mod:`.intermediate` its pluggable ``h`` and ``L_I``; :mod:`.ils_fast` a
   faster kernel with the same numbers, for hot loops.
-* :mod:`.gumbel` — Gumbel-softmax, soft and straight-through.
+* :mod:`.gumbel` — Gumbel-softmax, soft and straight-through; :mod:`.gumbel_rao` its
+  Rao-Blackwellised straight-through; :mod:`.reinmax` ReinMax.
 * :mod:`.bernoulli`, :mod:`.gaussian` — ILS beyond categorical draws.
 * :mod:`.interface` — every estimator behind one interface
   (``Estimator(logits, problem, rng, n)``), REINFORCE included, and the exact

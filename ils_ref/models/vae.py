@@ -257,6 +257,19 @@ def exact_negative_elbo(model: CategoricalVAE, params: dict, x, *, gradient: boo
     return loss, {**model.encode_backward(dlogits, enc_cache), **dec_grads}
 
 
+def elbo_terms(model: CategoricalVAE, params: dict, x) -> tuple[np.ndarray, np.ndarray]:
+    """The two terms of the batch-mean ``-ELBO`` for every model, exactly: ``(reconstruction, kl)``, each ``(S,)``.
+
+    A KL term near 0 means ``q(z|x)`` is nearly uniform for every image: the
+    latents carry almost no information about ``x`` (posterior collapse);
+    its largest value is ``L log K``.
+    """
+    x = model.check(params, x)
+    logits, _ = model.encode(params, x)
+    rec = reconstruction_gradient(model, params, x, logits)[0]
+    return rec.mean(axis=-1), kl_to_uniform(softmax_kernel(logits)).mean(axis=-1)
+
+
 class LatentProblem:
     r"""The decoder's loss ``f_b(z) = -log p(x_b | z)`` as a problem of :mod:`ils_ref.estimators.interface`.
 
@@ -328,6 +341,23 @@ class LatentProblem:
         self._recorded = ("grads", grads)
         self.evaluations += self.model.num_configurations
         return drec
+
+    def outcomes(self, logits=None):
+        """Every latent configuration as draws, and its probability: ``(index, weights)``.
+
+        ``index`` ``(C, S, B, L)`` is configuration ``c``'s category of every
+        latent, for every image; ``weights`` ``(C, S, B)`` is ``q(c | x_b)``.
+        An estimator whose backward pass is deterministic given the draw (ILS,
+        ReinMax) has the exact expectation ``Σ_c q(c|x) · estimate(c)``.
+        """
+        logits = self.point(logits)
+        configurations = self.model.configurations().reshape(-1, self.model.latents, self.model.categories)
+        index = np.argmax(configurations, axis=-1)  # (C, L)
+        c = len(index)
+        index = np.broadcast_to(index[:, None, None, :], (c,) + logits.shape[:-1])
+        log_probs = log_softmax_kernel(logits)
+        weights = np.exp(np.take_along_axis(np.broadcast_to(log_probs, (c,) + logits.shape), index[..., None], -1)[..., 0].sum(-1))
+        return index, weights
 
     def decoder_gradient(self) -> dict:
         """``∂/∂φ`` of the batch mean of ``f`` at the points the last call evaluated (see the class docstring)."""

@@ -186,3 +186,15 @@ def test_bad_input_is_named():
         exact_negative_elbo(MODEL, PARAMS, X + 2)
     with pytest.raises(TypeError, match="seed"):
         MODEL.init([0.5])
+
+
+def test_outcomes_enumerate_q_and_reproduce_the_exact_gradient_as_a_score_function_sum():
+    """Σ_c q(c) f(c) (z_c - π) is the exact gradient: an independent route to ∂E_q f/∂θ."""
+    logits, _ = MODEL.encode(PARAMS, X)
+    problem = LatentProblem(MODEL, PARAMS, X, logits)
+    index, weights = problem.outcomes()
+    assert index.shape == (9,) + logits.shape[:-1]
+    np.testing.assert_allclose(weights.sum(axis=0), 1.0, rtol=1e-14)
+    z = np.eye(3)[index]
+    score = np.sum(weights[..., None, None] * problem.f(z)[..., None] * (z - softmax(logits)), axis=0)
+    np.testing.assert_allclose(score, problem.exact_gradient(logits), rtol=1e-11, atol=1e-13)

@@ -1,0 +1,125 @@
+"""``ils-ref vae`` on a tiny model: the JSON contract, reproducibility, fairness of the set-up, the harness check."""
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from ils_ref.cli import main
+from ils_ref.estimators.interface import exact, ils, reinforce_loo, reinmax
+from ils_ref.experiments import vae as V
+from ils_ref.models.vae import CategoricalVAE
+
+TINY = V.Settings(
+    steps=12, seeds=2, batch=10, evaluations=3, checkpoints=(0.0, 1.0), draws=16, eval_batch=6,
+    n_train=60, n_test=20, n_train_eval=30, model=CategoricalVAE(pixels=64, latents=2, categories=3, hidden=8),
+)  # fmt: skip
+ESTIMATORS = [exact(), ils(0.1), reinforce_loo(2), reinmax(1.0)]
+
+
+@pytest.fixture(scope="module")
+def result():
+    return V.run(TINY, ESTIMATORS)
+
+
+def _without_times(result):
+    doc = json.loads(V.to_json(result))
+    doc.pop("seconds_total")
+    for row in doc["estimators"]:
+        row.pop("seconds"), row.pop("seconds_per_step")
+    return doc
+
+
+def test_the_json_keeps_its_contract(result):
+    doc = json.loads(V.to_json(result))
+    assert [r["name"] for r in doc["estimators"]] == [e.label for e in ESTIMATORS]
+    for row in doc["estimators"]:
+        for key in ("name", "draws_per_step", "final_test_elbo", "final_test_elbo_ci", "grad_bias", "grad_variance", "seconds"):
+            assert key in row, key
+        lo, hi = row["final_test_elbo_ci"]
+        assert lo <= row["final_test_elbo"] <= hi
+        assert len(row["grad_bias"]) == len(row["grad_variance"]) == len(doc["checkpoints"]) == 2
+        assert row["seconds"] > 0
+    assert [r["draws_per_step"] for r in doc["estimators"]] == [9, 1, 2, 1]
+    first = doc["estimators"][0]
+    assert first["grad_bias"] == [0.0, 0.0] and first["grad_variance"] == [0.0, 0.0]
+    assert first["grad_snr_per_draw"] == [None, None]  # no noise: an infinite SNR, which JSON cannot hold
+    assert all(0.5 < b for b in doc["estimators"][1]["grad_bias"])  # ILS's mean is far from the gradient
+
+
+def test_a_seeded_run_reproduces_bit_for_bit(result):
+    assert _without_times(V.run(TINY, ESTIMATORS)) == _without_times(result)
+
+
+def test_every_estimator_starts_from_the_same_models_on_the_same_batches(result):
+    starts = [np.asarray(r["test_elbo_curve"])[0] for r in result["estimators"]]
+    for s in starts[1:]:
+        np.testing.assert_array_equal(s, starts[0])
+    assert not np.array_equal(V._minibatches(TINY, 0), V._minibatches(TINY, 1))
+    np.testing.assert_array_equal(V._minibatches(TINY, 3), V._minibatches(TINY, 3))
+
+
+def test_adams_first_step_moves_every_parameter_by_the_learning_rate():
+    params = {"w": np.array([1.0, -2.0, 3.0])}
+    V.Adam(params, lr=0.1).step(params, {"w": np.array([5.0, -1e-3, 0.0])})
+    np.testing.assert_allclose(params["w"], [0.9, -1.9, 3.0], rtol=1e-6)  # m̂/√v̂ = sign(g) at t = 1
+
+
+def test_the_harness_check_fails_when_an_estimator_beats_the_exact_gradient(result):
+    assert V.harness_check(result)[0] in (True, False)
+    rigged = {**result, "estimators": [dict(r) for r in result["estimators"]]}
+    rigged["estimators"][1]["final_test_elbo"] = rigged["estimators"][0]["final_test_elbo_ci"][1] + 1.0
+    ok, message = V.harness_check(rigged)
+    assert not ok and ESTIMATORS[1].label in message
+    assert "harness check (FAILS)" in V.summary_table(rigged)
+
+
+def test_the_interval_is_students_t():
+    mean, lo, hi = V.interval(np.array([1.0, 2.0, 3.0]))
+    assert mean == 2.0 and hi - mean == pytest.approx(4.302652729749464 / np.sqrt(3), rel=1e-12)
+    assert V.interval(np.array([5.0])) == (5.0, 5.0, 5.0)
+
+
+def test_bad_settings_are_named():
+    with pytest.raises(ValueError, match="checkpoints"):
+        replace(TINY, checkpoints=(1.5,))
+    with pytest.raises(ValueError, match="n_train"):
+        replace(TINY, batch=100)
+    with pytest.raises(ValueError, match="steps"):
+        replace(TINY, steps=0)
+    with pytest.raises(ValueError, match="exact"):
+        V.run(TINY, [ils(0.1)])
+    with pytest.raises(TypeError, match="settings"):
+        V.run({"steps": 3})
+
+
+def test_the_command_writes_figures_and_json(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(V, "settings_for", lambda **kw: replace(TINY, **{k: v for k, v in kw.items() if k != "quick" and v}))
+    monkeypatch.setattr(V, "vae_estimators", lambda: ESTIMATORS)
+    out, doc = tmp_path / "figs", tmp_path / "vae.json"
+    code = main(["vae", "--quick", "--steps", "6", "--json", str(doc), "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code in (0, 1) and ("harness check (holds)" in printed) == (code == 0)
+    assert (out / "vae_elbo.png").stat().st_size > 10_000 and (out / "vae_gradients.png").stat().st_size > 10_000
+    loaded = json.loads(doc.read_text())
+    assert loaded["settings"]["steps"] == 6 and len(loaded["estimators"]) == len(ESTIMATORS)
+
+
+def test_the_command_refuses_bad_usage_before_any_work(tmp_path, capsys):
+    for bad in (["--steps", "0"], ["--seeds", "0"], ["--steps", "x"]):
+        with pytest.raises(SystemExit) as exc:
+            main(["vae"] + bad)
+        assert exc.value.code == 2
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["vae", "--quick", "--out", str(blocker / "sub")]) == 2
+    assert "cannot write" in capsys.readouterr().err
+
+
+def test_the_help_states_the_sizes_the_code_uses():
+    from ils_ref.cli import build_parser
+
+    text = build_parser()._subparsers._group_actions[0].choices["vae"].format_help()
+    assert f"default {V.DEFAULT.steps}; {V.QUICK.steps} with --quick" in " ".join(text.split())
+    assert f"default {V.DEFAULT.seeds}; {V.QUICK.seeds} with --quick" in " ".join(text.split())

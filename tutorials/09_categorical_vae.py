@@ -1,0 +1,273 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+# ---
+
+# %% [markdown]
+# # 09 — Beyond the toy: a categorical VAE, every estimator against the exact gradient
+#
+# The post ends "I hope to add more test cases soon", and every problem so far was separable
+# row by row. Discrete-gradient estimators are judged on latent-variable models, usually by
+# the ELBO they reach. This tutorial trains a small **categorical VAE** whose ELBO and ELBO
+# gradient are *exact*, because its latent space is small enough to enumerate, so each
+# estimator's gradient can be measured against the true one on the model being trained: its
+# bias, its variance and its signal-to-noise ratio per draw, not only the ELBO it ends at.
+#
+# Everything here is `ils-ref vae` (`ils_ref.experiments.vae`); in quick mode the training runs
+# fewer steps, seeds and estimators.
+
+# %%
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from _tutorial import OUT, QUICK, Claims, show_figure, show_file  # noqa: E402
+
+from ils_ref import check_vjp, ils_backward, ils_cache, one_hot  # noqa: E402
+from ils_ref.estimators.interface import exact, gumbel, gumbel_rao, ils, reinforce_loo, reinmax  # noqa: E402
+from ils_ref.experiments import vae as V  # noqa: E402
+from ils_ref.experiments.vae_figures import write_figures  # noqa: E402
+from ils_ref.models.glyphs import glyphs, train_test  # noqa: E402
+from ils_ref.models.vae import CategoricalVAE, LatentProblem, exact_negative_elbo  # noqa: E402
+
+claims = Claims()
+
+# %% [markdown]
+# ## 1. The data: glyphs drawn on this machine
+#
+# No download: each image is a digit 0–9 in one of three fonts that matplotlib ships
+# (DejaVu Sans, Serif, Sans Mono Bold), with a seeded random size, angle and position,
+# rasterised at 16 × 16 by testing every pixel centre against the glyph's contours
+# (`ils_ref.models.glyphs`). Pixels are 0 or 1 by construction, the holes of 0, 4, 6, 8, 9
+# stay empty (even-odd rule), and a seed gives the same images on any machine with the same
+# font files. Thirty prototypes with continuous nuisance variation: a few categorical latents
+# can explain most of an image, not all of it. 2,000 images train, 500 held-out renderings
+# test.
+
+# %%
+x_train, x_test = train_test(2000, 500, seed=0)
+again, _ = glyphs(2500, seed=0)
+print(f"train {x_train.shape}, test {x_test.shape}; ink per image: {x_train.mean():.3f} of the pixels")
+fig, axes = plt.subplots(3, 12, figsize=(10, 2.8))
+for ax, image in zip(axes.flat, x_train):
+    ax.imshow(image.reshape(16, 16), cmap="gray_r", vmin=0, vmax=1)
+    ax.axis("off")
+fig.suptitle("The first 36 training glyphs")
+show_figure(fig, "vae_glyphs.png")
+claims.check("the data are deterministic: rendering them again gives the same bytes",
+             np.concatenate([x_train, x_test]).tobytes() == again.tobytes())
+
+# %% [markdown]
+# ## 2. The model and its exact ELBO
+#
+# An encoder MLP maps an image $x$ (256 pixels) to logits $\theta$ of $L = 3$ categorical
+# latents with $K = 6$ categories, $q(z\mid x) = \prod_l \mathrm{softmax}(\theta_l)$; a
+# decoder MLP maps the one-hot $z$ (18 inputs) to Bernoulli logits $o$ of the pixels; the
+# prior is uniform. The loss per image is
+#
+# $$-\mathrm{ELBO}(x) = \underbrace{\textstyle\sum_c q(c\mid x)\,F(x, c)}_{R(x)}
+#   + \sum_l \mathrm{KL}\bigl(q(z_l\mid x)\,\|\,\mathrm{U}_K\bigr),\qquad F(x, c) = -\log p(x\mid c),$$
+#
+# where $c$ runs over all $K^L = 216$ configurations. The decoder does not see $x$, so it runs
+# once on the 216 configurations for the whole batch, and the reconstruction gradient is a
+# weighted sum: with $\pi = \mathrm{softmax}(\theta)$,
+#
+# $$\frac{\partial R}{\partial \theta_{lk}} = \pi_{lk}\bigl(\mathbb{E}_q[F \mid c_l = k] - R\bigr),
+# \qquad \frac{\partial R}{\partial o_c} = q(c\mid x)\,(\sigma(o_c) - x).$$
+#
+# The estimators replace the first of these by draws; everything else (the KL term, and the
+# decoder at the points each estimator evaluates it) is exact. The gradient of every
+# parameter is checked here against finite differences (the tests also check the ELBO
+# against a brute-force sum).
+
+# %%
+model = CategoricalVAE()
+params = model.init([0])
+batch = x_train[:32]
+loss, grads = exact_negative_elbo(model, params, batch)
+keys = sorted(params)
+
+
+def elbo_of(*arrays):
+    return exact_negative_elbo(model, dict(zip(keys, arrays)), batch, gradient=False)[0]
+
+
+def elbo_vjp(*args):
+    g = exact_negative_elbo(model, dict(zip(keys, args[:-1])), batch)[1]
+    return tuple(args[-1].reshape((-1,) + (1,) * (g[k].ndim - 1)) * g[k] for k in keys)
+
+
+report = check_vjp(elbo_of, elbo_vjp, tuple(params[k] for k in keys))
+print(f"-ELBO of the initial model on 32 images: {loss[0]:.3f} nats per image "
+      f"({sum(v.size for v in params.values())} parameters)")
+print(report)
+claims.check(f"the exact ELBO gradient of all {sum(v.size for v in params.values())} parameters agrees with "
+             f"finite differences (check_vjp: {report.verdict})", report.verdict == "pass")
+
+# %% [markdown]
+# ## 3. One gradient, every estimator
+#
+# At the initial models of three seeds (two in quick mode), on 16 training images, each
+# estimator gives 512 estimates (256) of the reconstruction term's encoder-logit gradient $g$.
+# Against the exact $g$:
+#
+# * **relative bias** $\lVert \mathbb{E}\hat g - g\rVert / \lVert g\rVert$, estimated without
+#   the noise of the finite mean, and its **floor**, the smallest bias the draws resolve;
+# * **relative variance** $\mathrm{tr}\,\mathrm{Cov}(\hat g)/\lVert g\rVert^2$ of one estimate;
+# * **SNR per draw**, $\lVert\mathbb{E}\hat g\rVert / \sqrt{\text{draws}\cdot\mathrm{tr}\,\mathrm{Cov}}$,
+#   which charges REINFORCE-LOO its $m$ draws.
+
+# %%
+probe = V.Settings(seeds=2, draws=256, eval_batch=16) if QUICK else V.Settings(seeds=3, draws=512, eval_batch=16)
+probe_models = {0: model.init(np.arange(probe.seeds))}
+rows = []
+for i, est in enumerate(V.vae_estimators()):
+    stats = V.gradient_statistics(est, probe, probe_models, x_train[:16], index=i)
+    rows.append((est, {k: float(v[0].mean()) for k, v in stats.items()}))
+print(f"{'estimator':42s} {'draws':>5s} {'bias':>9s} {'floor':>7s} {'rel var':>9s} {'SNR/draw':>9s}")
+for est, s in rows:
+    print(f"{est.label:42s} {V.draws_per_step(est, model):5d} {s['bias']:9.3g} {s['bias_floor']:7.3f} "
+          f"{s['variance']:9.3g} {s['snr_per_draw']:9.3g}")
+stat = {est.label: s for est, s in rows}
+loo = stat[reinforce_loo(4).label]
+claims.check(f"REINFORCE-LOO(4)'s bias is within its noise floor (bias {loo['bias']:.3f}, floor "
+             f"{loo['bias_floor']:.3f}): consistent with unbiased", loo["bias"] < 2 * loo["bias_floor"])
+biased = [gumbel(1.0), gumbel(1.0, hard=True)]
+claims.check("Gumbel-softmax and straight-through at T = 1 are measurably biased (bias above three times the floor the draws resolve: "
+             + ", ".join(f"{e.label} {stat[e.label]['bias']:.2f} > 3x{stat[e.label]['bias_floor']:.2f}" for e in biased) + ")",
+             all(stat[e.label]["bias"] > 3 * stat[e.label]["bias_floor"] for e in biased))
+ils_snr = {a: stat[ils(a).label]["snr_per_draw"] for a in (0.01, 0.001)}
+others = {e.label: stat[e.label]["snr_per_draw"] for e in (reinforce_loo(4), gumbel(0.5), reinmax(1.0))}
+claims.check(f"ILS at alpha = 0.01 and 0.001 has the lowest SNR per draw ({ils_snr[0.01]:.3f}, {ils_snr[0.001]:.3f}; "
+             + ", ".join(f"{k} {v:.2f}" for k, v in others.items()) + ")",
+             max(ils_snr.values()) < min(others.values()))
+
+# %% [markdown]
+# ### ILS's mean, exactly
+#
+# ILS's backward pass is deterministic once the draw is made, so its mean is a finite sum
+# over the 216 configurations, $\mathbb{E}\hat g = \sum_c q(c\mid x)\,\hat g(c)$, with no
+# Monte-Carlo noise (`LatentProblem.outcomes`). Tutorial 08 derived its first-order form,
+# $\mathbb{E}[\pi - \pi_D] = \alpha\,\mathbb{E}[\Delta - z\,\Sigma\Delta] + O(\alpha^2)$: built
+# from $\partial F/\partial z$ at the vertices, proportional to $\alpha$, and not the
+# gradient of $\mathbb{E}_q F$.
+
+# %%
+probe_params = probe_models[0]
+xs = np.broadcast_to(x_train[:16], (probe.seeds, 16, 256))
+logits, _ = model.encode(probe_params, xs)
+problem = LatentProblem(model, probe_params, xs, logits)
+g = problem.exact_gradient(logits)
+index, weights = problem.outcomes()
+draws = one_hot(index, model.categories)
+dz = problem.grad(draws)
+stacked = np.broadcast_to(logits, (len(index),) + logits.shape)
+expected = {}
+for alpha in (0.1, 0.01, 0.001):
+    per_draw = ils_backward(dz, ils_cache(stacked, index), alpha)
+    expected[alpha] = np.sum(weights[..., None, None] * per_draw, axis=0)
+
+
+def norm(v):
+    return float(np.sqrt(np.sum(v * v)))
+
+
+for alpha, e in expected.items():
+    cos = float(np.sum(e * g) / (norm(e) * norm(g)))
+    print(f"alpha={alpha:<6g} |E g_ils| / |g| = {norm(e) / norm(g):.4f}   relative bias {norm(e - g) / norm(g):.4f}"
+          f"   cosine(E g_ils, g) = {cos:+.3f}")
+cosines = {a: float(np.sum(e * g) / (norm(e) * norm(g))) for a, e in expected.items()}
+lengths = {a: norm(e) / norm(g) for a, e in expected.items()}
+ratio = norm(expected[0.01]) / norm(expected[0.001])
+exact_bias = norm(expected[0.01] - g) / norm(g)
+mc = stat[ils(0.01).label]
+claims.check(f"ILS's mean shrinks with alpha: |E g(0.01)| / |E g(0.001)| = {ratio:.2f} (first order: 10)",
+             7 < ratio < 13)
+claims.check("at these models ILS's mean points along g (cosines " + ", ".join(f"{c:.3f}" for c in cosines.values())
+             + ") but is too short: |E g| / |g| = " + ", ".join(f"{v:.3f}" for v in lengths.values())
+             + " at alpha = 0.1, 0.01, 0.001", min(cosines.values()) > 0.8 and max(lengths.values()) < 0.5)
+claims.check(f"so its relative bias is about 1 at small alpha: {exact_bias:.3f} exactly at alpha = 0.01 "
+             f"(the Monte-Carlo estimate above: {mc['bias']:.3f}, floor {mc['bias_floor']:.3f})",
+             0.9 < exact_bias < 1.1 and abs(mc["bias"] - exact_bias) < 3 * mc["bias_floor"] + 0.02)
+
+# %% [markdown]
+# ## 4. Training: every estimator from the same models on the same batches
+#
+# Adam (learning rate 3e-3) trains models of several seeds side by side; every estimator
+# starts from the same initial models and sees the same minibatches (both depend on the seed
+# only). The exact train and test ELBO are tracked, the final test ELBO gets a 95% Student-t
+# interval over the seeds, and at checkpoints of the exact-gradient run every estimator's
+# gradient is measured as in section 3. Full size is `ils-ref vae` (2,000 steps, 5 seeds, 13
+# settings, several minutes); quick mode trains 3 settings for 200 steps.
+
+# %%
+if QUICK:
+    settings = V.Settings(steps=200, seeds=2, batch=32, evaluations=2, checkpoints=(0.0, 1.0), draws=64,
+                          eval_batch=8, n_train_eval=200)
+    estimators = [exact(), ils(0.1), reinforce_loo(4)]
+else:
+    settings, estimators = V.DEFAULT, V.vae_estimators()
+result = V.run(settings, estimators, progress=print)
+print(V.summary_table(result))
+for path in write_figures(result, OUT):
+    show_file(path)
+
+# %%
+by_name = {r["name"]: r for r in result["estimators"]}
+exact_row = by_name["exact"]
+ils_rows = [r for r in result["estimators"] if r["estimator"] == "ils"]
+loo_row = by_name[reinforce_loo(4).label]
+ok, message = V.harness_check(result)
+claims.check(f"the harness check: the exact gradient reaches the best test ELBO within its interval ({message})", ok)
+claims.check("every ILS setting ends below REINFORCE-LOO(4) and the exact gradient on the test ELBO ("
+             + ", ".join(f"{r['name']} {r['final_test_elbo']:.2f}" for r in ils_rows)
+             + f"; LOO {loo_row['final_test_elbo']:.2f}; exact {exact_row['final_test_elbo']:.2f})",
+             all(r["final_test_elbo"] < min(loo_row["final_test_elbo"], exact_row["final_test_elbo"]) for r in ils_rows))
+claims.check("ILS's encoders collapse towards the prior: their final KL term is below a third of the exact "
+             "gradient's (" + ", ".join(f"{r['name']} {r['final_test_kl']:.2f}" for r in ils_rows)
+             + f"; exact {exact_row['final_test_kl']:.2f} nats, at most {3 * np.log(6):.2f})",
+             all(r["final_test_kl"] < exact_row["final_test_kl"] / 3 for r in ils_rows))
+
+# %% [markdown]
+# ## 5. Where ILS stands, and why
+#
+# *The numbers are the ones printed above.* On this model ILS does not train the encoder, and
+# the reason is the mechanism tutorial 08 found on the Bernoulli quadratic, now on a real
+# model:
+#
+# 1. **Its mean is short.** ILS's logit gradient is $\pi - \pi_D$. Its zeroth-order part
+#    $\pi - z$ averages to zero; what is left is $O(\alpha)$. Section 3 computed the mean
+#    exactly: at the initial models it points roughly along $g$ (cosines near 0.9), but its
+#    length is a fraction of $\lVert g\rVert$ that shrinks tenfold per tenfold $\alpha$.
+#    That is why the relative bias is close to 1: a short vector, not (at first) a wrong
+#    direction. Along the exact run it also turns away from $g$ (the bias at the last
+#    checkpoint in the table and the gradient figure).
+# 2. **The KL term is not shortened.** Adam would undo a common scale of the whole gradient,
+#    but only the reconstruction term is estimated; the KL term's gradient is exact and at
+#    full size, and it pulls every $q(z_l\mid x)$ towards the uniform prior. With
+#    $\mathbb{E}\hat g \approx \rho\, g$, the encoder follows in expectation the gradient
+#    of $\rho R + \mathrm{KL}$, which is $\rho$ times that of $R + \mathrm{KL}/\rho$: a VAE
+#    whose KL weight is $1/\rho$ (about 3 to 100 here) times too large, and such a model
+#    collapses its posterior. The KL column measures it: ILS's encoders end near the prior,
+#    so their latents carry almost no information and the ELBO stops where the decoder alone
+#    can take it. (The decoder keeps learning, because it is trained at exact draws; that is
+#    why ILS's ELBO rises at first.)
+# 3. **Its noise does not shrink with it.** The zero-mean part $\pi - z$ has variance of
+#    order 1, so the per-draw SNR is the lowest of all estimators at small $\alpha$.
+#
+# The unbiased estimators (the exact gradient, REINFORCE with a leave-one-out baseline) and
+# the biased but full-length ones (Gumbel-softmax, straight-through, Gumbel-Rao, ReinMax)
+# train the encoder; ILS at the post's $\alpha$ does not. The post's toy experiment could not
+# show this: it had no second term for the short mean to lose against, and there the
+# minimiser of ILS's relaxed objective happened to be the target (tutorial 08).
+
+# %% [markdown]
+# ## Summary of the checked claims
+
+# %%
+claims.finish()
