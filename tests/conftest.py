@@ -7,10 +7,15 @@ explores with fresh random examples each run, also without deadline.
 
 import os
 
-import numpy as np
-from hypothesis import HealthCheck, settings
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
+# Two pytest-xdist workers share two cores: one BLAS thread each, or they oversubscribe the cores.  Set before NumPy
+# loads (the controller's environment is inherited by the workers it starts).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
 
 settings.register_profile(
     "ci",

@@ -40,4 +40,5 @@ def test_tutorial_executes_as_a_notebook(path, tmp_path, monkeypatch):
     last = "".join(o.get("text", "") for o in code[-1].get("outputs", []))
     assert "claims hold" in last and "CLAIM FAILED" not in last
     figures = [o for c in code for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
-    assert len(figures) == len(list(tmp_path.glob("[0-9]*.png"))) + len(list(tmp_path.glob("toy1_*.png"))), "a figure was saved but not shown"
+    saved = [p for pattern in ("[0-9]*.png", "toy1_*.png", "vae_*.png") for p in tmp_path.glob(pattern)]
+    assert len(figures) == len(saved), "a figure was saved but not shown"

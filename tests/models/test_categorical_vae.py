@@ -166,7 +166,7 @@ def test_reinforce_loo_is_unbiased_on_the_vae_and_ils_is_not():
     problem = LatentProblem(MODEL, PARAMS, X, logits)
     g = problem.exact_gradient(logits)
     for estimator, unbiased in ((reinforce_loo(4), True), (ils(0.1), False)):
-        est = estimator(logits, problem, np.random.default_rng(1), 20_000)
+        est = estimator(logits, problem, np.random.default_rng(1), 8_000)
         z = (est.mean(axis=0) - g) / (est.std(axis=0, ddof=1) / np.sqrt(len(est)) + 1e-300)
         assert (np.abs(z).max() < 5) == unbiased, (estimator.label, np.abs(z).max())
 
