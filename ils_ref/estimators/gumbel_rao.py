@@ -56,8 +56,8 @@ def gumbel_rao_forward(logits, temperature, samples: int = 10, *, u=None, rng=No
     samples : int, default 10
         ``M >= 1``, the perturbations averaged by the backward pass.
     u : array_like, shape (samples + 1, ..., K), optional
-        Uniform noise in ``[0, 1)``: ``u[0]`` draws ``z`` (``G = -log(-log u[0])``),
-        ``u[1:]`` the conditional perturbations (``E = -log(1 - u)``).
+        Uniform noise: ``u[0]`` in ``[0, 1)`` draws ``z`` (``G = -log(-log u[0])``),
+        ``u[1:]`` in ``(0, 1)`` the conditional perturbations (``E = -log(1 - u)``).
     rng : numpy.random.Generator, optional
         Exactly one of ``u``, ``rng``.
 
@@ -71,9 +71,15 @@ def gumbel_rao_forward(logits, temperature, samples: int = 10, *, u=None, rng=No
     logits, temperature, samples = checked(
         logits=("real", logits), temperature=("temperature", temperature, "logits"), samples=("int", samples, 1)
     )
-    if logits.ndim < 1:
-        raise ValueError("logits must have a category axis, shape (..., K)")
-    u = checked(u=("noise", (u, rng), (samples + 1,) + logits.shape))
+    if logits.ndim < 1 or logits.shape[-1] < 1:
+        raise ValueError(f"logits must have a category axis with K >= 1, shape (..., K); got shape {logits.shape}")
+    need = (samples + 1,) + logits.shape
+    if u is not None and np.shape(u) != need:
+        raise ValueError(f"u has shape {np.shape(u)}; it needs (samples + 1,) + logits.shape = {need}: the draw's "
+                         f"noise and one set per perturbation")
+    u = checked(u=("noise", (u, rng), need))
+    if np.any(u[1:] == 0):  # E = -log(1 - 0) = 0 would put the maximum at +inf
+        raise ValueError("u[1:] (the perturbations' noise) must lie in (0, 1): a 0 there is an exponential draw of 0")
     return gumbel_rao_forward_kernel(logits, temperature, u)
 
 
@@ -82,10 +88,10 @@ def gumbel_rao_forward_kernel(logits, temperature, u):
     index = np.argmax(logits + gumbel_kernel(u[0]), axis=-1)  # the Gumbel-max draw
     log_e = np.log(-np.log1p(-u[1:]))  # log E, E ~ Exp(1)
     drawn = np.broadcast_to(index[None, ..., None], log_e.shape[:-1] + (1,))
-    top = logsumexp(logits, axis=-1, keepdims=True) - np.take_along_axis(log_e, drawn, axis=-1)  # the maximum t
-    perturbed = -np.logaddexp(-top, log_e - logits)  # truncated below t
-    np.put_along_axis(perturbed, drawn, top, axis=-1)
-    with np.errstate(under="ignore"):
+    with np.errstate(under="ignore"):  # exp underflowing to 0 is exactly right, here and below
+        top = logsumexp(logits, axis=-1, keepdims=True) - np.take_along_axis(log_e, drawn, axis=-1)  # the maximum t
+        perturbed = -np.logaddexp(-top, log_e - logits)  # truncated below t
+        np.put_along_axis(perturbed, drawn, top, axis=-1)
         y_soft = np.exp((perturbed - top) / temperature)  # shifted by the maximum: entries <= 0 before exp
     y_soft /= y_soft.sum(axis=-1, keepdims=True)
     cache = GumbelCache(y_soft=y_soft, temperature=temperature, hard=True, index=index, gumbel=perturbed - logits)

@@ -39,6 +39,17 @@ def _gaussian_cache():
     return R.gaussian_ils_forward(LOGITS, 0.7, u=U_FULL)[1]
 
 
+def _reinmax_cache():
+    return R.reinmax_forward(LOGITS, 1.0, u=U_ROWS)[1]
+
+
+U_RAO = np.random.default_rng(1).random((3,) + LOGITS.shape)  # 2 perturbations and the draw
+
+
+def _gumbel_rao_cache():
+    return R.gumbel_rao_forward(LOGITS, 0.5, 2, u=U_RAO)[1]
+
+
 # name: (function, baseline kwargs factory, {arg: role}, inf allowed in the result)
 CASES = {
     "softmax": (R.softmax, lambda: dict(x=LOGITS), {"x": "logits"}, False),
@@ -64,6 +75,13 @@ CASES = {
                                {"logits": "logits", "temperature": "positive", "u": "noise"}, True),
     "gumbel_softmax_backward": (R.gumbel_softmax_backward, lambda: dict(dy=G, cache=_gumbel_cache()),
                                 {"dy": "grad", "cache": "cache"}, False),
+    "reinmax_forward": (R.reinmax_forward, lambda: dict(logits=LOGITS, temperature=1.0, u=U_ROWS),
+                        {"logits": "logits", "temperature": "positive", "u": "noise"}, False),
+    "reinmax_backward": (R.reinmax_backward, lambda: dict(dz=G, cache=_reinmax_cache()), {"dz": "grad", "cache": "cache"}, False),
+    "gumbel_rao_forward": (R.gumbel_rao_forward, lambda: dict(logits=LOGITS, temperature=0.5, samples=2, u=U_RAO),
+                           {"logits": "logits", "temperature": "positive", "samples": "int", "u": "noise"}, False),
+    "gumbel_rao_backward": (R.gumbel_rao_backward, lambda: dict(dz=G, cache=_gumbel_rao_cache()),
+                            {"dz": "grad", "cache": "cache"}, False),
     "sigmoid": (R.sigmoid, lambda: dict(x=LOGITS), {"x": "logits"}, False),
     "sigmoid_backward": (R.sigmoid_backward, lambda: dict(dy=G, y=R.sigmoid(LOGITS)), {"dy": "grad", "y": "array"}, False),
     "bernoulli_kl": (R.bernoulli_kl, lambda: dict(p=PROBS, q=PROBS[::-1]), {"p": "probs", "q": "probs"}, True),
@@ -94,6 +112,8 @@ CASES = {
     "estimators.ils": (E.ils, lambda: dict(alpha=0.1), {"alpha": "scalar"}, False),
     "estimators.gumbel": (E.gumbel, lambda: dict(temperature=1.0), {"temperature": "positive"}, False),
     "estimators.reinforce_loo": (E.reinforce_loo, lambda: dict(group=4), {"group": "int"}, False),
+    "estimators.gumbel_rao": (E.gumbel_rao, lambda: dict(temperature=0.5, samples=3), {"temperature": "positive", "samples": "int"}, False),
+    "estimators.reinmax": (E.reinmax, lambda: dict(temperature=1.0), {"temperature": "positive"}, False),
     "train": (X.train, lambda: dict(settings=[X.Setting("ils", 0.1)], targets=PROBS[None, None], logits=LOGITS[None, None], steps=3),
               {"targets": "probs", "logits": "logits", "steps": "int", "lr": "positive", "smoothing": "positive", "seed": "int"}, False),
     "reproduce.run": (RP.run, lambda: dict(steps=3, seeds=1), {"steps": "int", "seeds": "int", "lr": "positive"}, False),

@@ -216,3 +216,15 @@ def test_the_stated_power_is_the_measured_power():
         z = (mean - exact) / (estimates.std(axis=1, ddof=1) / np.sqrt(n))
         flagged = np.mean(np.abs(z).max(axis=1) > threshold)
         assert low <= flagged <= high, (bias, flagged)
+
+
+def test_the_exact_estimator_repeats_the_problems_exact_gradient_without_drawing():
+    from ils_ref.estimators.interface import exact
+
+    problem = toy1(seed=3)
+    rng = np.random.default_rng(0)
+    state = rng.bit_generator.state
+    out = exact()(problem.logits, problem, rng, 4)
+    assert out.shape == (4,) + problem.logits.shape
+    np.testing.assert_array_equal(out, np.broadcast_to(exact_gradient(problem), out.shape))
+    assert rng.bit_generator.state == state  # no draw
