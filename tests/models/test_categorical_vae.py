@@ -198,3 +198,24 @@ def test_outcomes_enumerate_q_and_reproduce_the_exact_gradient_as_a_score_functi
     z = np.eye(3)[index]
     score = np.sum(weights[..., None, None] * problem.f(z)[..., None] * (z - softmax(logits)), axis=0)
     np.testing.assert_allclose(score, problem.exact_gradient(logits), rtol=1e-11, atol=1e-13)
+
+
+def test_the_decoder_gradient_at_draws_is_that_of_the_mean_loss_over_draws_and_images():
+    logits, _ = MODEL.encode(PARAMS, X)
+    draws = np.eye(3)[np.random.default_rng(6).integers(0, 3, size=(4,) + logits.shape[:-1])]
+    keys = ("dec_w1", "dec_b1", "dec_w2", "dec_b2")
+
+    def problem(arrays):
+        return LatentProblem(MODEL, {**PARAMS, **dict(zip(keys, arrays))}, X, logits)
+
+    def mean_loss(*arrays):  # per model: the mean of f over the 4 draws and 5 images
+        return problem(arrays).f(draws)[..., 0].mean(axis=(0, 2))
+
+    def vjp(*args):
+        p = problem(args[:-1])
+        p.grad(draws)
+        g = p.decoder_gradient()
+        return tuple(args[-1].reshape((-1,) + (1,) * (g[k].ndim - 1)) * g[k] for k in keys)
+
+    report = check_vjp(mean_loss, vjp, tuple(PARAMS[k] for k in keys), full=True)
+    assert report.verdict == "pass", report
