@@ -88,7 +88,8 @@ def gumbel_rao_forward_kernel(logits, temperature, u):
     index = np.argmax(logits + gumbel_kernel(u[0]), axis=-1)  # the Gumbel-max draw
     log_e = np.log(-np.log1p(-u[1:]))  # log E, E ~ Exp(1)
     drawn = np.broadcast_to(index[None, ..., None], log_e.shape[:-1] + (1,))
-    with np.errstate(under="ignore"):  # exp underflowing to 0 is exactly right, here and below
+    # exp underflowing to 0 is exactly right, here and below; so is (perturbed - t)/T overflowing to -inf (tiny T)
+    with np.errstate(under="ignore", over="ignore"):
         top = logsumexp(logits, axis=-1, keepdims=True) - np.take_along_axis(log_e, drawn, axis=-1)  # the maximum t
         perturbed = -np.logaddexp(-top, log_e - logits)  # truncated below t
         np.put_along_axis(perturbed, drawn, top, axis=-1)
