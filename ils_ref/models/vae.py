@@ -61,10 +61,6 @@ from .mlp import (
     tanh_forward,
 )
 
-ENCODER = ("enc_w1", "enc_b1", "enc_w2", "enc_b2")
-DECODER = ("dec_w1", "dec_b1", "dec_w2", "dec_b2")
-
-
 @dataclass(frozen=True)
 class CategoricalVAE:
     """The sizes of the model: ``pixels`` ``D``, ``latents`` ``L``, ``categories`` ``K``, ``hidden`` units."""
@@ -175,10 +171,12 @@ def kl_to_uniform(probs: np.ndarray) -> np.ndarray:
 
     ``0 · log 0 = 0``; its logit gradient is :func:`kl_to_uniform_backward`.
     """
-    k = probs.shape[-1]
-    with np.errstate(divide="ignore"):
-        plogp = np.where(probs > 0, probs * np.log(probs), 0.0)
-    return np.sum(plogp, axis=(-2, -1)) + probs.shape[-2] * math.log(k)
+    return np.sum(probs * _log_or_zero(probs), axis=(-2, -1)) + probs.shape[-2] * math.log(probs.shape[-1])
+
+
+def _log_or_zero(probs: np.ndarray) -> np.ndarray:
+    """``log π`` where ``π > 0`` and 0 where ``π = 0`` (so ``π log π = 0`` there, with no ``0 · (-inf)``)."""
+    return np.log(np.where(probs > 0, probs, 1.0))
 
 
 def kl_to_uniform_backward(dkl: np.ndarray, probs: np.ndarray) -> np.ndarray:
@@ -187,8 +185,7 @@ def kl_to_uniform_backward(dkl: np.ndarray, probs: np.ndarray) -> np.ndarray:
     The softmax VJP of ``∂/∂π (π log π) = log π + 1``; the ``+1`` drops out because
     softmax VJPs ignore a constant added to every entry.
     """
-    with np.errstate(divide="ignore"):
-        logp = np.where(probs > 0, np.log(np.where(probs > 0, probs, 1.0)), 0.0)
+    logp = _log_or_zero(probs)
     centred = logp - np.sum(probs * logp, axis=-1, keepdims=True)
     return dkl[..., None, None] * probs * centred
 

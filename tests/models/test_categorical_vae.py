@@ -219,3 +219,10 @@ def test_the_decoder_gradient_at_draws_is_that_of_the_mean_loss_over_draws_and_i
 
     report = check_vjp(mean_loss, vjp, tuple(PARAMS[k] for k in keys), full=True)
     assert report.verdict == "pass", report
+
+
+def test_the_kl_term_takes_0_log_0_as_0_without_a_warning():
+    probs = np.array([[[1.0, 0.0, 0.0], [0.5, 0.5, 0.0]]])  # softmax underflows to exact zeros at logit gaps > 745
+    expected = 2 * np.log(3) - scipy.stats.entropy(probs[0].T).sum()
+    assert kl_to_uniform(probs)[0] == pytest.approx(expected, rel=1e-14)  # warnings are errors in this suite
+    assert np.isfinite(kl_to_uniform_backward(np.ones(1), probs)).all()
