@@ -137,7 +137,13 @@ class Adam:
 
 
 def estimated_gradient(model: CategoricalVAE, estimator: Estimator, params: dict, x: np.ndarray, rng) -> dict:
-    """One step's gradient of the batch-mean ``-ELBO``: the estimator for the reconstruction term, the KL exactly."""
+    """One step's gradient of the batch-mean ``-ELBO``: the estimator for the reconstruction term, the KL exactly.
+
+    Every estimator goes through the same interface, the exact gradient included
+    (``exact()`` asks the problem for ``∂E_q f/∂θ`` by enumeration, and the
+    decoder is then trained with the exact decoder gradient): the result equals
+    :func:`ils_ref.models.vae.exact_negative_elbo`'s gradient to rounding.
+    """
     logits, cache = model.encode(params, x)
     problem = LatentProblem(model, params, x, logits)
     scale = np.full(x.shape[:2], 1.0 / x.shape[1])
@@ -171,11 +177,7 @@ def train(estimator: Estimator, settings: Settings, data, *, index: int = 0, kee
         if step == settings.steps:
             break
         start = time.perf_counter()
-        x = x_train[_minibatches(settings, step)]
-        if estimator.name == "exact":  # the whole gradient in closed form, encoder and decoder together
-            grads = exact_negative_elbo(model, params, x)[1]
-        else:
-            grads = estimated_gradient(model, estimator, params, x, rng)
+        grads = estimated_gradient(model, estimator, params, x_train[_minibatches(settings, step)], rng)
         adam.step(params, grads)
         seconds += time.perf_counter() - start
     test_kl = elbo_terms(model, params, x_test)[1]

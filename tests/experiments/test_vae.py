@@ -123,3 +123,16 @@ def test_the_help_states_the_sizes_the_code_uses():
     text = build_parser()._subparsers._group_actions[0].choices["vae"].format_help()
     assert f"default {V.DEFAULT.steps}; {V.QUICK.steps} with --quick" in " ".join(text.split())
     assert f"default {V.DEFAULT.seeds}; {V.QUICK.seeds} with --quick" in " ".join(text.split())
+
+
+def test_the_exact_estimator_through_the_interface_is_the_exact_elbo_gradient():
+    from ils_ref.models.vae import exact_negative_elbo
+
+    model = TINY.model
+    params = model.init([0, 1])
+    x = (np.random.default_rng(0).random((2, 7, model.pixels)) < 0.3).astype(float)
+    through_interface = V.estimated_gradient(model, exact(), params, x, np.random.default_rng(0))
+    closed_form = exact_negative_elbo(model, params, x)[1]
+    assert set(through_interface) == set(closed_form)
+    for k, g in closed_form.items():
+        np.testing.assert_allclose(through_interface[k], g, rtol=1e-11, atol=1e-14)
