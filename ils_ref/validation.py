@@ -52,18 +52,19 @@ def checked(**arguments):
                 raise TypeError(f"{name} must be the {role.__name__} from the forward pass, got {type(value).__name__}")
             done[name] = value
             continue
-        ref, resolved = None, []
+        refs, resolved = [], []
         for e in extra:  # a string naming an earlier argument ("cache.z": an attribute of it) becomes that object
             head, _, attr = e.partition(".") if isinstance(e, str) else ("", "", "")
             if head in done:
-                ref, e = e, getattr(done[head], attr) if attr else done[head]
+                refs.append(e)
+                e = getattr(done[head], attr) if attr else done[head]
             resolved.append(e)
         try:
             done[name] = ROLES[role](value, name, *resolved)
         except ValueError as exc:
-            if ref is None or not any(w in str(exc) for w in ("shape", "categories")):
+            if not refs or not any(w in str(exc) for w in ("shape", "categories")):
                 raise
-            raise ValueError(f"{exc}, to match {ref}") from None  # a mismatch may be either argument's fault
+            raise ValueError(f"{exc}, to match {' and '.join(refs)}") from None  # a mismatch may be any of their faults
     values = tuple(done.values())
     return values[0] if len(values) == 1 else values
 
@@ -397,4 +398,6 @@ ROLES = {
     "noise": _noise,
     "row_noise": lambda pair, name, like: _noise(pair, name, like.shape[:-1]),  # one per row of (..., K)
     "entry_noise": lambda pair, name, like: _noise(pair, name, like.shape),  # one per entry
+    # Gumbel-Rao: the draw's noise, then one set per perturbation, each of the shape of like
+    "draw_and_samples_noise": lambda pair, name, like, samples: _noise(pair, name, (samples + 1,) + like.shape),
 }

@@ -68,16 +68,14 @@ def gumbel_rao_forward(logits, temperature, samples: int = 10, *, u=None, rng=No
         ``y_soft`` holds the ``M`` relaxed samples, shape ``(M, ..., K)``;
         :func:`gumbel_rao_backward` averages over them.
     """
-    logits, temperature, samples = checked(
-        logits=("real", logits), temperature=("temperature", temperature, "logits"), samples=("int", samples, 1)
+    logits, temperature, samples, u = checked(
+        logits=("real", logits),
+        temperature=("temperature", temperature, "logits"),
+        samples=("int", samples, 1),
+        u=("draw_and_samples_noise", (u, rng), "logits", "samples"),
     )
     if logits.ndim < 1 or logits.shape[-1] < 1:
         raise ValueError(f"logits must have a category axis with K >= 1, shape (..., K); got shape {logits.shape}")
-    need = (samples + 1,) + logits.shape
-    if u is not None and np.shape(u) != need:
-        raise ValueError(f"u has shape {np.shape(u)}; it needs (samples + 1,) + logits.shape = {need}: the draw's "
-                         f"noise and one set per perturbation")
-    u = checked(u=("noise", (u, rng), need))
     if np.any(u[1:] == 0):  # E = -log(1 - 0) = 0 would put the maximum at +inf
         raise ValueError("u[1:] (the perturbations' noise) must lie in (0, 1): a 0 there is an exponential draw of 0")
     return gumbel_rao_forward_kernel(logits, temperature, u)
