@@ -43,8 +43,7 @@ from scipy.stats import t as student_t
 from ..estimators.interface import Estimator, exact, gumbel, gumbel_rao, ils, reinforce_loo, reinmax
 from ..formatting import jsonable, text_table
 from ..models.glyphs import train_test
-from ..models.vae import CategoricalVAE, LatentProblem, elbo_terms, exact_negative_elbo, kl_to_uniform_backward
-from ..ops.softmax import softmax_kernel
+from ..models.vae import CategoricalVAE, LatentProblem, elbo_terms, exact_negative_elbo, negative_elbo_gradient
 from ..validation import checked
 
 
@@ -146,10 +145,8 @@ def estimated_gradient(model: CategoricalVAE, estimator: Estimator, params: dict
     """
     logits, cache = model.encode(params, x)
     problem = LatentProblem(model, params, x, logits)
-    scale = np.full(x.shape[:2], 1.0 / x.shape[1])
-    dlogits = scale[..., None, None] * estimator(logits, problem, rng, 1)[0]
-    dlogits += kl_to_uniform_backward(scale, softmax_kernel(logits))
-    return {**model.encode_backward(dlogits, cache), **problem.decoder_gradient()}
+    drec = estimator(logits, problem, rng, 1)[0]
+    return negative_elbo_gradient(model, logits, cache, drec, problem.decoder_gradient())
 
 
 def train(estimator: Estimator, settings: Settings, data, *, index: int = 0, keep=()) -> dict:

@@ -160,10 +160,13 @@ class CategoricalVAE:
         dz, dw1, db1 = linear_backward(tanh_backward(dg, g), z, params["dec_w1"])
         return dz, {"dec_w1": dw1, "dec_b1": db1, "dec_w2": dw2, "dec_b2": db2}
 
+    def configuration_index(self) -> np.ndarray:
+        """Every latent configuration as categories: ``(K^L, L)``, the first latent varying slowest."""
+        return np.indices((self.categories,) * self.latents).reshape(self.latents, -1).T
+
     def configurations(self) -> np.ndarray:
-        """Every latent configuration, one-hot and flattened: ``(K^L, L·K)``, the first latent varying slowest."""
-        index = np.indices((self.categories,) * self.latents).reshape(self.latents, -1).T  # (C, L)
-        return np.eye(self.categories)[index].reshape(-1, self.width)
+        """Every latent configuration, one-hot and flattened: ``(K^L, L·K)``, in :meth:`configuration_index` order."""
+        return np.eye(self.categories)[self.configuration_index()].reshape(-1, self.width)
 
 
 def kl_to_uniform(probs: np.ndarray) -> np.ndarray:
@@ -190,6 +193,12 @@ def kl_to_uniform_backward(dkl: np.ndarray, probs: np.ndarray) -> np.ndarray:
     return dkl[..., None, None] * probs * centred
 
 
+def configuration_probs(model: CategoricalVAE, logits: np.ndarray) -> np.ndarray:
+    """``q(c | x) = Π_l π_{l, c_l}`` of every configuration: ``(..., L, K) → (..., K^L)``, as a sum of log-probabilities."""
+    log_probs = log_softmax_kernel(logits)
+    return np.exp(log_probs.reshape(log_probs.shape[:-2] + (model.width,)) @ model.configurations().T)
+
+
 def _enumerated(model: CategoricalVAE, params: dict, x: np.ndarray, logits: np.ndarray):
     """``F`` (S, B, C), ``q`` (S, B, C), the decoder's output and cache on all ``C`` configurations."""
     configurations = model.configurations()
@@ -197,9 +206,7 @@ def _enumerated(model: CategoricalVAE, params: dict, x: np.ndarray, logits: np.n
     out, cache = model.decode(params, np.broadcast_to(configurations, (s,) + configurations.shape))
     # -log p(x_b | c) = Σ_d softplus(o_cd) - x_b · o_c, for every image and configuration at once
     nll = bernoulli_nll(out, 0.0)[:, None, :] - x @ np.swapaxes(out, -1, -2)
-    log_probs = log_softmax_kernel(logits)
-    q = np.exp(log_probs.reshape(log_probs.shape[:-2] + (model.width,)) @ configurations.T)  # Π_l π_{l, c_l}
-    return nll, q, out, cache, configurations
+    return nll, configuration_probs(model, logits), out, cache, configurations
 
 
 def reconstruction_gradient(model: CategoricalVAE, params: dict, x: np.ndarray, logits: np.ndarray, *, dscale=None):
@@ -244,14 +251,25 @@ def exact_negative_elbo(model: CategoricalVAE, params: dict, x, *, gradient: boo
     """
     x = model.check(params, x)
     logits, enc_cache = model.encode(params, x)
-    probs = softmax_kernel(logits)
     scale = np.full(x.shape[:2], 1.0 / x.shape[1])
     rec, drec, dec_grads = reconstruction_gradient(model, params, x, logits, dscale=scale if gradient else None)
-    loss = np.mean(rec + kl_to_uniform(probs), axis=-1)
+    loss = np.mean(rec + kl_to_uniform(softmax_kernel(logits)), axis=-1)
     if not gradient:
         return loss, None
-    dlogits = scale[..., None, None] * drec + kl_to_uniform_backward(scale, probs)
-    return loss, {**model.encode_backward(dlogits, enc_cache), **dec_grads}
+    return loss, negative_elbo_gradient(model, logits, enc_cache, drec, dec_grads)
+
+
+def negative_elbo_gradient(model: CategoricalVAE, logits: np.ndarray, enc_cache, drec: np.ndarray, dec_grads: dict) -> dict:
+    r"""Every parameter's gradient of the batch-mean ``-ELBO``, from the reconstruction's parts.
+
+    ``drec`` (S, B, L, K) is ``∂R(x_b)/∂θ_b`` per image (exact, or an
+    estimator's estimate of it), ``dec_grads`` the decoder's gradient of the
+    batch mean of ``R``; the KL term's logit gradient is added exactly, and
+    the sum ``(1/B)(drec + ∂KL/∂θ)`` is chained through the encoder.
+    """
+    scale = np.full(logits.shape[:-2], 1.0 / logits.shape[-3])
+    dlogits = scale[..., None, None] * drec + kl_to_uniform_backward(scale, softmax_kernel(logits))
+    return {**model.encode_backward(dlogits, enc_cache), **dec_grads}
 
 
 def elbo_terms(model: CategoricalVAE, params: dict, x) -> tuple[np.ndarray, np.ndarray]:
@@ -322,14 +340,17 @@ class LatentProblem:
     def grad(self, z: np.ndarray) -> np.ndarray:
         rows, x, pre = self._rows(z)
         out, cache = self.model.decode(self.params, rows)
-        dz, grads = self.model.decode_backward(bernoulli_nll_backward(np.ones(out.shape[:-1]), out, x), cache)
-        self._recorded = ("grads", self._per_image(grads, pre))
+        dz, self._recorded = self._backward(out, cache, x, pre)
         return self._back(dz, pre, (self.model.width,)).reshape(pre + self.logits.shape)
 
-    def _per_image(self, grads: dict, pre: tuple) -> dict:
-        """Row sums over ``n`` draws of ``B`` images → the gradient of the batch mean of ``f``, averaged over draws."""
+    def _backward(self, out: np.ndarray, cache, x: np.ndarray, pre: tuple):
+        """``∂f/∂z`` of every row, and the decoder gradient of the batch mean of ``f``, averaged over the draws.
+
+        The decoder's row sums over ``n`` draws of ``B`` images are divided by ``n·B``.
+        """
+        dz, grads = self.model.decode_backward(bernoulli_nll_backward(np.ones(out.shape[:-1]), out, x), cache)
         scale = 1.0 / (self.x.shape[1] * int(np.prod(pre, dtype=int)))
-        return {k: v * scale for k, v in grads.items()}
+        return dz, ("grads", {k: v * scale for k, v in grads.items()})
 
     def exact_gradient(self, logits=None) -> np.ndarray:
         logits = self.point(logits)
@@ -348,20 +369,14 @@ class LatentProblem:
         ReinMax) has the exact expectation ``Σ_c q(c|x) · estimate(c)``.
         """
         logits = self.point(logits)
-        configurations = self.model.configurations().reshape(-1, self.model.latents, self.model.categories)
-        index = np.argmax(configurations, axis=-1)  # (C, L)
-        c = len(index)
-        index = np.broadcast_to(index[:, None, None, :], (c,) + logits.shape[:-1])
-        log_probs = log_softmax_kernel(logits)
-        weights = np.exp(np.take_along_axis(np.broadcast_to(log_probs, (c,) + logits.shape), index[..., None], -1)[..., 0].sum(-1))
-        return index, weights
+        index = self.model.configuration_index()  # (C, L)
+        index = np.broadcast_to(index[:, None, None, :], (len(index),) + logits.shape[:-1])
+        return index, np.moveaxis(configuration_probs(self.model, logits), -1, 0)
 
     def decoder_gradient(self) -> dict:
         """``∂/∂φ`` of the batch mean of ``f`` at the points the last call evaluated (see the class docstring)."""
         if self._recorded is None:
             raise RuntimeError("no estimator has evaluated the decoder yet")
         if self._recorded[0] == "f":  # a score-function estimator asked for values only: differentiate them now
-            _, out, cache, x, pre = self._recorded
-            grads = self.model.decode_backward(bernoulli_nll_backward(np.ones(out.shape[:-1]), out, x), cache)[1]
-            self._recorded = ("grads", self._per_image(grads, pre))
+            self._recorded = self._backward(*self._recorded[1:])[1]
         return self._recorded[1]
