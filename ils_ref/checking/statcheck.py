@@ -70,8 +70,11 @@ def estimate_statistics(estimates: np.ndarray, exact: np.ndarray) -> dict:
     n = estimates.shape[0]
     if n < 2:
         raise ValueError(f"need at least 2 estimates for a standard error, got {n}")
-    mean = estimates.mean(axis=0)
-    std = estimates.std(axis=0, ddof=1)
+    # Deviations from one estimate, then their mean and spread: an estimator without noise (every estimate the
+    # same) gets exactly zero variance, where the plain formulas leave rounding of the mean (~1e-30).
+    shifted = estimates - estimates[0]
+    mean = estimates[0] + shifted.mean(axis=0)
+    std = shifted.std(axis=0, ddof=1)
     stderr = std / np.sqrt(n)
     diff = mean - exact
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy.stats import t as student_t
 
+from ..checking.statcheck import estimate_statistics
 from ..estimators.interface import Estimator, exact, gumbel, gumbel_rao, ils, reinforce_loo, reinmax
 from ..formatting import jsonable, text_table
 from ..models.glyphs import train_test
@@ -189,25 +190,23 @@ def gradient_statistics(estimator: Estimator, settings: Settings, checkpoints: d
     model = settings.model
     rng = np.random.default_rng([settings.seed, 3, index])
     draws = draws_per_step(estimator, model)
-    stats = {k: [] for k in ("bias", "bias_floor", "variance", "snr_per_draw")}
-    for params in checkpoints.values():
-        xs = np.broadcast_to(x, (settings.seeds,) + x.shape)
+    xs = np.broadcast_to(x, (settings.seeds,) + x.shape)
+    stats = {k: np.empty((len(checkpoints), settings.seeds)) for k in ("bias", "bias_floor", "variance", "snr_per_draw")}
+    for c, params in enumerate(checkpoints.values()):
         logits, _ = model.encode(params, xs)
         problem = LatentProblem(model, params, xs, logits)
         g = problem.exact_gradient(logits)
         estimates = estimator(logits, problem, rng, settings.draws)  # (n, S, B, L, K)
-        axes = tuple(range(1, g.ndim))
-        shifted = estimates - estimates[0]  # exactly 0 for an estimator without noise (the exact gradient)
-        mean = estimates[0] + shifted.mean(axis=0)
-        total_var = shifted.var(axis=0, ddof=1).sum(axis=axes)
-        g2 = np.sum(g * g, axis=axes)
-        bias2 = np.sum((mean - g) ** 2, axis=axes) - total_var / settings.draws
-        stats["bias"].append(np.sqrt(np.maximum(bias2, 0.0) / g2))
-        stats["bias_floor"].append(np.sqrt(total_var / settings.draws / g2))
-        stats["variance"].append(total_var / g2)
-        with np.errstate(divide="ignore"):  # no noise: an infinite SNR (null in JSON)
-            stats["snr_per_draw"].append(np.sqrt(np.sum(mean * mean, axis=axes)) / np.sqrt(draws * total_var))
-    return {k: np.array(v) for k, v in stats.items()}
+        for s in range(settings.seeds):
+            one = estimate_statistics(estimates[:, s], g[s])
+            g2 = float(np.sum(g[s] * g[s]))
+            noise = one["variance"] / settings.draws  # what the finite mean adds to ‖mean - g‖² on average
+            stats["bias"][c, s] = np.sqrt(max(one["bias_norm"] ** 2 - noise, 0.0) / g2)
+            stats["bias_floor"][c, s] = np.sqrt(noise / g2)
+            stats["variance"][c, s] = one["variance"] / g2
+            stats["snr_per_draw"][c, s] = one["snr"] / np.sqrt(draws)  # no noise: inf (null in JSON)
+    return stats
+
 
 
 def interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
