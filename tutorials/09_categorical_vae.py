@@ -29,6 +29,7 @@ import numpy as np  # noqa: E402
 from _tutorial import OUT, QUICK, Claims, show_figure, show_file  # noqa: E402
 
 from ils_ref import check_vjp, ils_backward, ils_cache, one_hot  # noqa: E402
+from ils_ref.checking.statcheck import cosine  # noqa: E402
 from ils_ref.estimators.interface import exact, gumbel, ils, reinforce_loo, reinmax  # noqa: E402
 from ils_ref.experiments import vae as V  # noqa: E402
 from ils_ref.experiments.vae_figures import write_figures  # noqa: E402
@@ -174,18 +175,12 @@ expected = {}
 for alpha in (0.1, 0.01, 0.001):
     per_draw = ils_backward(dz, ils_cache(stacked, index), alpha)
     expected[alpha] = np.sum(weights[..., None, None] * per_draw, axis=0)
-
-
-def norm(v):
-    return float(np.sqrt(np.sum(v * v)))
-
-
-for alpha, e in expected.items():
-    cos = float(np.sum(e * g) / (norm(e) * norm(g)))
-    print(f"alpha={alpha:<6g} |E g_ils| / |g| = {norm(e) / norm(g):.4f}   relative bias {norm(e - g) / norm(g):.4f}"
-          f"   cosine(E g_ils, g) = {cos:+.3f}")
-cosines = {a: float(np.sum(e * g) / (norm(e) * norm(g))) for a, e in expected.items()}
+norm = np.linalg.norm
+cosines = {a: cosine(e, g) for a, e in expected.items()}
 lengths = {a: norm(e) / norm(g) for a, e in expected.items()}
+for alpha, e in expected.items():
+    print(f"alpha={alpha:<6g} |E g_ils| / |g| = {lengths[alpha]:.4f}   relative bias {norm(e - g) / norm(g):.4f}"
+          f"   cosine(E g_ils, g) = {cosines[alpha]:+.3f}")
 ratio = norm(expected[0.01]) / norm(expected[0.001])
 exact_bias = norm(expected[0.01] - g) / norm(g)
 mc = stat[ils(0.01).label]
