@@ -32,6 +32,7 @@ class GumbelCache:
     y_soft : ndarray, shape (..., K)
         ``softmax((logits + G) / T)``.
     temperature : float or ndarray of shape (..., 1)
+        A copy: the cache shares no memory with the caller's temperature.
     hard : bool
     index : ndarray of int, shape (...)
         ``argmax(logits + G)``, the Gumbel-max draw.
@@ -44,6 +45,12 @@ class GumbelCache:
     hard: bool
     index: np.ndarray
     gumbel: np.ndarray
+
+    def __post_init__(self):
+        # A per-row temperature is the caller's array (a broadcast view of it): the cache keeps its
+        # own copy, so that annealing it in place (T *= 10) cannot change a later backward pass.
+        if isinstance(self.temperature, np.ndarray):
+            object.__setattr__(self, "temperature", self.temperature.copy())
 
 
 def gumbel_forward_kernel(logits, gumbel, temperature, hard: bool = False):

@@ -259,3 +259,45 @@ def test_any_layout_gives_the_same_answer(data):
     np.testing.assert_array_equal(kwargs[arg], np.asarray(base()[arg]))
     got = arrays_in(fn(**kwargs))
     assert len(got) == len(expected) and all(same(g, e) for g, e in zip(got, expected)), name
+
+
+def _forwards_with_array_arguments():
+    """Every forward pass whose cache could keep an argument, each argument given as an array."""
+    import ils_ref as R
+
+    rng = np.random.default_rng(3)
+    logits, mu = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    return [
+        # (name, forward, its array arguments, backward(dy, cache))
+        ("ils", R.ils_forward, dict(logits=logits, u=rng.random(4)),
+         lambda dy, c: R.ils_backward(dy, c, np.full(4, 0.1))),
+        ("gumbel_softmax", R.gumbel_softmax_forward, dict(logits=logits, temperature=np.full(4, 0.5), u=rng.random((4, 3))),
+         R.gumbel_softmax_backward),
+        ("gumbel_softmax hard", lambda **kw: R.gumbel_softmax_forward(**kw, hard=True),
+         dict(logits=logits, temperature=np.linspace(0.3, 2.0, 4), u=rng.random((4, 3))), R.gumbel_softmax_backward),
+        ("gumbel_rao", lambda **kw: R.gumbel_rao_forward(**kw, samples=3),
+         dict(logits=logits, temperature=np.full(4, 0.5), u=rng.random((4, 4, 3)) * 0.9 + 0.05), R.gumbel_rao_backward),
+        ("reinmax", R.reinmax_forward, dict(logits=logits, temperature=np.full(4, 0.7), u=rng.random(4)), R.reinmax_backward),
+        ("bernoulli_ils", R.bernoulli_ils_forward, dict(logits=logits, u=rng.random((4, 3))),
+         lambda dy, c: R.bernoulli_ils_backward(dy, c, np.full((4, 3), 0.1))),
+        ("gaussian_ils", R.gaussian_ils_forward, dict(mu=mu, sigma=np.full((4, 3), 0.7), u=rng.random((4, 3)) * 0.9 + 0.05),
+         lambda dy, c: R.gaussian_ils_backward(dy, c, np.full((4, 3), 0.1))),
+    ]
+
+
+@pytest.mark.parametrize("case", _forwards_with_array_arguments(), ids=lambda c: c[0])
+def test_a_cache_owns_every_array_it_keeps(case):
+    # Issue 24: the Gumbel-softmax and Gumbel-Rao caches kept the caller's temperature array, so
+    # annealing it in place (T *= 10) after the forward pass changed the backward by 0.6.  Every
+    # array argument (temperature, sigma, noise, logits) is written into after the forward pass.
+    _, forward, arrays, backward = case
+    kwargs = {k: v.copy() for k, v in arrays.items()}
+    _, cache = forward(**kwargs)
+    dy = np.random.default_rng(4).normal(size=(4, 3))
+    before = backward(dy, cache)
+    for k, v in kwargs.items():
+        v *= 10.0 if k != "u" else 0.5
+    np.testing.assert_array_equal(backward(dy, cache), before)
+    for k, v in kwargs.items():
+        for a in arrays_in(cache):
+            assert not np.shares_memory(a, v), f"the cache shares memory with {k}"
