@@ -1,7 +1,7 @@
-r"""The entry-by-entry comparison behind ``check_vjp(full=True)``: every Jacobian entry, few calls of ``f``.
+r"""Every Jacobian entry with few calls of ``f``: the comparison behind ``check_vjp(full=True)``.
 
 **Analytic side.**  One ``vjp`` per output entry ``i`` (``dy = e_i``) gives the
-row ``A_i`` of the analytic Jacobian.
+row ``A_i`` of the analytic Jacobian, held as its non-zeros.
 
 **Numerical side, compressed.**  Columns that never share a row of ``A``'s
 sparsity pattern are put in one group (greedy colouring), and each group is
@@ -20,35 +20,41 @@ a misrouted term from cancelling.  Softmax over ``(64, 100)`` needs 100 groups:
 200 points of ``f`` instead of 12,800.  A dense ``A`` gives one column a
 group: the classic full Jacobian.
 
-A group that fails is split in halves until single columns name the wrong
-entries (as many groups at a time as :data:`MAX_SWEEP_VALUES` allows, at least
-:data:`MIN_FOLLOWED`); failing single entries get a
-second opinion at other steps (:mod:`ils_ref.checking.steps`).
+**What one step settles, and the rest** (the rules are
+:mod:`ils_ref.checking.core`'s): an entry within its tolerance, with a
+tolerance below its row's size, is settled at the first step.  Every other
+entry gets the many-step verdict, its group swept as a whole (``f`` at
+``x ± s·D_g``), up to :data:`MAX_SWEPT_GROUPS` groups (beyond, a seeded
+random sample of them; the rest are reported as not re-checked).  Groups with
+an entry proven wrong are halved down to single columns, so the report names
+the wrong entry even where ``A`` has the wrong pattern.
 
 **Tolerance** of entry ``(i, j)``, with ``n`` the numerical and ``a`` the
 analytic value::
 
-    atol + rtol·R_i + rounding_ij + floor
-    R_i   = max over row i of |a|                (the row's size; a wrong entry that inflates it fails itself)
-    rounding_ij = 16·ε·(|f_i(x+D)| + |f_i(x-D)|) / width
-    floor = 8·ε·max |a|                           (float64 rounding of the largest entry)
+    atol + rtol·R_i + floor + rounding_ij
+    R_i   = max over row i of |a|        (the row's size; a wrong entry that inflates it fails itself)
+    floor = 8·ε·max |a|                  (float64 rounding of the largest entry)
+    rounding_ij = (16·ε_f·(|f_i(x+D)| + |f_i(x-D)|) + 4·r_i) / width     (core.Resolution)
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .calls import MAX_BATCH_ELEMENTS
-from .comparison import basis
-from .steps import EPS_MACHINE, SWEEP, classify, explain, rounding, shrink_until_finite, sweep
+from .core import EPS64, FAIL, Judgement, Resolution, first_look, judge, row_sizes
+from .steps import shrink_until_finite, sweep
+from .screen import basis
 
 #: Most column groups; a sparsity pattern that needs more is compared column by column.
 MAX_GROUPS = 512
-#: Failing groups (and halves of them) followed down to single columns at a time: at least this
-#: many, more while their points stay within :data:`MAX_SWEEP_VALUES`.
-MIN_FOLLOWED = 16
-#: Most values (points × (inputs + outputs)) the second opinion may evaluate.
-MAX_SWEEP_VALUES = 1 << 23
+#: Most column groups given the many-step verdict; beyond, a seeded random sample of this many.
+MAX_SWEPT_GROUPS = 256
+#: Groups with an entry proven wrong that are halved down to single columns to name it.
+MAX_LOCALISED = 16
 
 
 def colour_columns(rows_nz: np.ndarray, cols_nz: np.ndarray, n: int) -> list[np.ndarray]:
@@ -93,21 +99,45 @@ def colour_columns(rows_nz: np.ndarray, cols_nz: np.ndarray, n: int) -> list[np.
     return [s for s in np.split(order, np.cumsum(np.bincount(group, minlength=count))[:-1]) if s.size]
 
 
+@dataclass(frozen=True)
+class Look:
+    """Every row against every column set at the first step: arrays ``(sets, rows)``."""
+
+    analytic: np.ndarray
+    numeric: np.ndarray
+    tol: np.ndarray  # atol + rtol·R_i + floor + rounding
+    base: np.ndarray  # the tolerance without its rounding term (the many-step verdict adds its own)
+    rounding: np.ndarray
+    star: np.ndarray  # the column each value belongs to
+    plus: np.ndarray  # f at x + D_set, rows only
+    minus: np.ndarray
+    settled: np.ndarray  # core.first_look
+
+    @property
+    def error(self) -> np.ndarray:
+        return np.abs(self.analytic - self.numeric)
+
+    def worst_ratio(self, k: int) -> float:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(np.isfinite(self.numeric[k]), self.error[k] / self.tol[k], np.inf)
+        return float(np.nanmax(np.where(self.settled[k], 0.0, ratio), initial=0.0))
+
+
 class Comparison:
     """The analytic rows, the point, and the state shared by every evaluation of column sets."""
 
-    def __init__(self, fc, nonzeros, rows, flat, y_shape, h, rtol, atol, rng):
+    def __init__(self, fc, nonzeros, rows, flat, y_shape, h, rtol, atol, rng, resolution: Resolution):
         self.fc, self.rows, self.flat, self.y_shape = fc, rows, flat, y_shape
         self.rows_nz, self.cols_nz, self.values_nz = nonzeros  # the analytic Jacobian (rows ``rows``) as its non-zeros
-        self.h, self.rtol, self.atol = h, rtol, atol
+        self.rtol, self.atol, self.resolution = rtol, atol, resolution
         self.d = h * rng.uniform(0.5, 1.5, size=flat.size)  # the weighted displacement of every column
-        self.row_scale = None
+        self.row_scale = np.zeros(len(rows))
+        self.row_size = None  # fixed by the first evaluation (all groups)
         self.floor = 0.0
         self.shrunk: dict[int, float] = {}  # column -> factor its step was shrunk by (left the domain)
-        self.domain_left = []  # sets whose outputs stayed non-finite at the smallest step
 
-    def evaluate(self, sets: list[np.ndarray]) -> dict:
-        """Compare every row against every column set; arrays ``(sets, rows)``."""
+    def evaluate(self, sets: list[np.ndarray]) -> Look:
+        """Compare every row against every column set at the first step."""
         s_count, r = len(sets), len(self.rows)
         plus, minus, scale = shrink_until_finite(lambda todo, scale: self._points(sets, todo, scale), s_count,
                                                  select=self.rows)
@@ -133,20 +163,32 @@ class Comparison:
         width = (x_star + step) - (x_star - step)
         with np.errstate(all="ignore"):
             numeric = (plus - minus) / width
-            noise = rounding(plus, minus, width)
-        finite = np.isfinite(numeric)
-        if self.row_scale is None:  # the first evaluation (all groups) fixes the row scales and the floor
+        rounding = self.resolution.rounding(plus, minus, width, self.rows)
+        if self.row_size is None:  # the first evaluation (all groups) fixes the row scales and the floor
             # From the analytic side: finite differences may be garbage at the first step.  A wrong
             # entry that inflates its row's scale cannot pass itself (|a - n| ~ |a| >> rtol·|a|).
             self.row_scale = np.abs(analytic).max(axis=0, initial=0.0)
-            self.floor = 8 * EPS_MACHINE * float(self.row_scale.max(initial=0.0))
-        base = self.atol + self.rtol * self.row_scale[None, :] + self.floor
-        with np.errstate(over="ignore"):
-            tol = base + noise
-        err = np.abs(analytic - numeric)
-        return dict(numeric=numeric, analytic=analytic, tol=tol, base=np.broadcast_to(base, tol.shape), err=err,
-                    star=star, finite=finite, plus=plus, minus=minus, width=width,
-                    failed=~finite | (err > tol))
+            self.floor = 8 * EPS64 * float(self.row_scale.max(initial=0.0))
+            # An output that does not move at all along any column, with an all-zero analytic row, is
+            # judged against the largest row: a constant output, as far as float64 can tell.
+            constant = np.all(plus == minus, axis=0) & (self.row_scale == 0)
+            self.row_scale = np.where(constant, self.row_scale.max(initial=0.0), self.row_scale)
+        base = np.broadcast_to(self.atol + self.rtol * self.row_scale[None, :] + self.floor, analytic.shape)
+        with np.errstate(over="ignore", invalid="ignore"):
+            tol = np.where(np.isfinite(rounding), base + rounding, np.inf)
+        if self.row_size is None:
+            self.row_size = row_sizes(analytic, numeric, tol)
+        with np.errstate(invalid="ignore"):
+            settled = first_look(analytic, numeric, tol, rounding, self.row_size[None, :])
+        return Look(analytic=analytic, numeric=numeric, tol=tol, base=base, rounding=rounding, star=star,
+                    plus=plus, minus=minus, settled=settled)
+
+    def steps(self) -> np.ndarray:
+        """Every column's first step, shrunk where ``f`` left its domain."""
+        d = self.d.copy()
+        for j, factor in self.shrunk.items():  # one step per shrunk column
+            d[j] *= factor
+        return d
 
     def _points(self, sets, which, scale):
         count = len(which)
@@ -196,144 +238,104 @@ def analytic_nonzeros(vc, rows, m, flat, y_shape, limit: int):
     return tuple(np.concatenate(p) for p in zip(*parts))
 
 
-def compare_entries(fc, nonzeros, rows, flat, y_shape, centre, h, rtol, atol, rng) -> dict:
-    """Every entry of the rows ``rows`` of the Jacobian: the analytic ``nonzeros`` against ``f``.
+@dataclass(frozen=True)
+class Entries:
+    """What the entry-by-entry comparison found: the first look, and every entry it could not settle."""
 
-    Returns the first pass's arrays for the worst-entry table, the failing
-    entries after localisation and a second opinion, each with a status, and
-    notes.
-    """
-    cmp = Comparison(fc, nonzeros, rows, flat, y_shape, h, rtol, atol, rng)
+    first: Look
+    groups: list  # the column groups
+    row: np.ndarray  # flat output index of each unsettled entry
+    column: np.ndarray  # flat input index
+    analytic: np.ndarray
+    judgement: Judgement | None  # the many-step verdict on each (None: nothing unsettled)
+    not_rechecked: int  # unsettled entries beyond the sample of MAX_SWEPT_GROUPS groups
+    notes: list
+    comparison: Comparison
+
+    @property
+    def status(self) -> np.ndarray:
+        return self.judgement.status if self.judgement is not None else np.zeros(0, dtype=object)
+
+
+def compare_entries(fc, nonzeros, rows, flat, y_shape, centre, h, rtol, atol, rng, resolution) -> Entries:
+    """Every entry of the rows ``rows`` of the Jacobian: the analytic ``nonzeros`` against ``f``."""
+    cmp = Comparison(fc, nonzeros, rows, flat, y_shape, h, rtol, atol, rng, resolution)
     groups = colour_columns(cmp.rows_nz, cmp.cols_nz, flat.size)
     first = cmp.evaluate(groups)
     notes = []
     if len(groups) < flat.size:
         notes.append(f"compressed: {len(groups)} group{'s' if len(groups) > 1 else ''} of columns that share no row "
-                     f"of the analytic Jacobian, "
-                     f"{2 * len(groups)} points of f instead of {2 * flat.size}")
-    # Follow failing groups down to single columns and re-check those at other steps: the worst
-    # MIN_FOLLOWED first; once an entry is confirmed wrong the verdict is settled and the rest is
-    # left, otherwise the next groups in turn, as many as the work budget allows.
-    current = [(k, groups[k]) for k in range(len(groups)) if first["failed"][k].any()]
-    worst = {k: _worst_ratio(first, k) for k, _ in current}
-    ranked = [cols for _, cols in sorted(current, key=lambda t: -worst[t[0]])]
-    per_point = flat.size + int(np.prod(y_shape, dtype=np.int64))
-    most = max(MIN_FOLLOWED, MAX_SWEEP_VALUES // (2 * per_point))
-    rounds, start, size, followed_all = [], 0, MIN_FOLLOWED, True
-    while start < len(ranked):
-        if start >= most:
-            followed_all = False
-            break
-        batch = ranked[start:start + size]
-        singles, complete = _follow(cmp, batch, most)
-        followed_all &= complete
-        rounds.append(_second_opinion(fc, cmp, singles, flat, y_shape, centre, h))
-        start += len(batch)
-        size = most
-        if np.any(rounds[-1]["status"] == "fail"):
-            followed_all &= start >= len(ranked)
-            break
-    entries = _merge(rounds)
-    if not followed_all:
-        notes.append(f"{len(ranked)} column groups failed at the first step; the worst {min(start, len(ranked))} "
-                     f"were followed down to single entries")
+                     f"of the analytic Jacobian, {2 * len(groups)} points of f instead of {2 * flat.size}")
+    unsettled = ~first.settled
+    flagged = np.flatnonzero(unsettled.any(axis=1))
+    swept = flagged
+    if flagged.size > MAX_SWEPT_GROUPS:
+        swept = np.sort(rng.choice(flagged, MAX_SWEPT_GROUPS, replace=False))
+        notes.append(f"{flagged.size} column groups had entries one step could not settle; a random sample of "
+                     f"{MAX_SWEPT_GROUPS} was re-checked at other steps")
+    not_rechecked = int(unsettled[np.setdiff1d(flagged, swept)].sum())
+    g, r = np.nonzero(unsettled[swept])
+    g = swept[g]
+    d = cmp.steps()
+    judgement, row, column, analytic = None, rows[r], first.star[g, r], first.analytic[g, r]
+    if g.size:
+        swept_f = sweep(fc, flat, y_shape, groups, d, (g, row, column), centre, resolution.floor)
+        judgement = judge(analytic, first.base[g, r], swept_f, resolution.eps)
+        row, column, analytic, judgement = _localise(cmp, groups, g, row, column, analytic, judgement, centre)
     if cmp.shrunk:
         j, factor = min(cmp.shrunk.items(), key=lambda t: t[1])
         notes.append(f"f was not finite at x ± h for {len(cmp.shrunk)} input(s): their step was shrunk "
                      f"(down to {factor:g}·h at flat input {j})")
-    return dict(first=first, entries=entries, notes=notes, groups=len(groups), group_sets=groups, cmp=cmp,
-                followed_all=followed_all)
+    return Entries(first=first, groups=groups, row=row, column=column, analytic=analytic, judgement=judgement,
+                   not_rechecked=not_rechecked, notes=notes, comparison=cmp)
 
 
-def _follow(cmp, pending, most) -> tuple[dict, bool]:
-    """Halve the failing column sets ``pending`` until single columns: their evaluations, and whether all were followed."""
-    singles: dict[int, dict] = {}  # column -> its evaluation as a one-column set
-    complete = True
+def _localise(cmp, groups, g, row, column, analytic, judgement, centre):
+    """Name the wrong entries of the worst groups with a proven failure: halve them to single columns.
+
+    A group's sweep reads each row at the column ``A`` says is non-zero there;
+    where ``A`` misses a true non-zero, the error is in another column of the
+    group.  Halving finds it.  Returns the entries with the localised groups'
+    replaced by their single columns'.
+    """
+    failing = np.unique(g[judgement.status == FAIL])
+    multi = [k for k in failing if groups[k].size > 1]
+    if not multi:
+        return row, column, analytic, judgement
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        ratio = judgement.error / judgement.tol
+    worst = sorted(multi, key=lambda k: -float(np.nanmax(ratio[g == k], initial=0.0)))
+    chosen = worst[:MAX_LOCALISED]
+    singles = _follow(cmp, [groups[k] for k in chosen])
+    if not singles:
+        return row, column, analytic, judgement
+    cols = np.array(sorted(singles))
+    look = cmp.evaluate([np.array([j]) for j in cols])
+    s, r = np.nonzero(~look.settled)
+    if s.size == 0:
+        return row, column, analytic, judgement
+    sets = [np.array([j]) for j in cols]
+    new_row, new_col, new_a = cmp.rows[r], cols[s], look.analytic[s, r]
+    swept = sweep(cmp.fc, cmp.flat, cmp.y_shape, sets, cmp.steps(), (s, new_row, new_col), centre, cmp.resolution.floor)
+    new = judge(new_a, look.base[s, r], swept, cmp.resolution.eps)
+    if not np.any(new.status == FAIL):
+        return row, column, analytic, judgement
+    keep = ~np.isin(g, chosen)
+    merged = Judgement(**{f: np.concatenate([getattr(judgement, f)[keep], getattr(new, f)])
+                          for f in Judgement.__dataclass_fields__})
+    return (np.concatenate([row[keep], new_row]), np.concatenate([column[keep], new_col]),
+            np.concatenate([analytic[keep], new_a]), merged)
+
+
+def _follow(cmp, pending: list) -> set:
+    """Halve the column sets ``pending`` while a half has an unsettled value: the single columns reached."""
+    singles = set()
     while pending:
-        done = [c for c in pending if c.size == 1]
-        if done:
-            ev = cmp.evaluate(done)
-            for k, c in enumerate(done):
-                singles[int(c[0])] = {key: v[k] for key, v in ev.items()}
+        singles.update(int(c[0]) for c in pending if c.size == 1)
         halves = [part for c in pending if c.size > 1 for part in np.array_split(c, 2)]
         if not halves:
             break
-        ev = cmp.evaluate(halves)
-        ranked = sorted(((_worst_ratio(ev, k), k) for k in range(len(halves)) if ev["failed"][k].any()), reverse=True)
-        complete &= len(ranked) <= most
-        pending = [halves[k] for _, k in ranked[:most]]
-    return singles, complete
-
-
-def _worst_ratio(ev, k) -> float:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(ev["finite"][k], ev["err"][k] / ev["tol"][k], np.inf)
-    return float(np.nanmax(ratio, initial=0.0))
-
-
-def _second_opinion(fc, cmp, singles, flat, y_shape, centre, h) -> dict:
-    """Every failing single entry, re-checked at the steps of :data:`SWEEP` (vectorised over entries).
-
-    Returns arrays over the failing entries: ``row`` (output), ``column``,
-    ``analytic``, ``numeric``, ``abs_error``, ``tolerance``, ``status`` and
-    the :func:`~ils_ref.checking.steps.classify` result for :func:`why`.
-    """
-    cols, rows_at, analytic, numeric, err, tol, base = ([] for _ in range(7))
-    for j, ev in singles.items():  # one step per followed column
-        i = np.flatnonzero(ev["failed"])
-        cols.append(np.full(i.size, j))
-        rows_at.append(i)
-        for out, key in ((analytic, "analytic"), (numeric, "numeric"), (err, "err"), (tol, "tol"), (base, "base")):
-            out.append(np.asarray(ev[key])[i])
-    if not cols:
-        return _merge([])
-    column, at = np.concatenate(cols), np.concatenate(rows_at)
-    analytic, numeric, err, tol, base = (np.concatenate(v) for v in (analytic, numeric, err, tol, base))
-    row = cmp.rows[at]
-    swept = np.unique(column)
-    per_point = flat.size + int(np.prod(y_shape, dtype=np.int64))
-    swept = swept[:max(1, MAX_SWEEP_VALUES // (2 * len(SWEEP) * per_point))]
-    status = np.full(column.size, "fail", dtype=object)
-    result = None
-    inside = np.isin(column, swept)
-    if swept.size:
-        steps_h = h.copy()
-        for j in swept:  # one step per swept column
-            steps_h[j] *= cmp.shrunk.get(int(j), 1.0)
-        plus, minus, widths = sweep(fc, flat, y_shape, swept, steps_h)
-        k = np.searchsorted(swept, column[inside])
-        result = classify(analytic[inside], plus[k, :, row[inside]], minus[k, :, row[inside]], centre[row[inside]],
-                          widths[k], base[inside])
-        status[inside] = result["status"]
-        better = np.isfinite(result["numeric"])
-        numeric[np.flatnonzero(inside)[better]] = result["numeric"][better]
-        err = np.abs(analytic - numeric)
-    return dict(row=row, column=column, analytic=analytic, numeric=numeric, abs_error=err, tolerance=tol,
-                status=status, inside=np.flatnonzero(inside), result=result)
-
-
-def why(entries: dict, k: int) -> str:
-    """The reason for failing entry ``k`` of :func:`_second_opinion`'s result."""
-    position = np.searchsorted(entries["inside"], k)
-    if position < entries["inside"].size and entries["inside"][position] == k:
-        return explain(entries["result"], int(position))
-    return "not re-checked at other steps (too many failing columns)"
-
-
-def _merge(rounds: list[dict]) -> dict:
-    """The failing entries of several rounds of :func:`_second_opinion`, as one."""
-    empty = dict(row=np.zeros(0, np.int64), column=np.zeros(0, np.int64), status=np.zeros(0, dtype=object),
-                 analytic=np.zeros(0), numeric=np.zeros(0), abs_error=np.zeros(0), tolerance=np.zeros(0))
-    rounds = [r for r in rounds if r["row"].size]
-    merged = {key: np.concatenate([r[key] for r in rounds]) if rounds else value for key, value in empty.items()}
-    offsets = np.cumsum([0] + [r["row"].size for r in rounds])
-    merged["reasons"] = [(offset, r) for offset, r in zip(offsets, rounds)]
-    return merged
-
-
-def reason(entries: dict, k: int) -> str:
-    """Why failing entry ``k`` of a merged result got its status, in one sentence."""
-    for offset, r in reversed(entries["reasons"]):
-        if k >= offset:
-            return why(r, k - offset)
-    raise IndexError(k)
+        look = cmp.evaluate(halves)
+        ranked = sorted(((look.worst_ratio(k), k) for k in range(len(halves)) if not look.settled[k].all()), reverse=True)
+        pending = [halves[k] for _, k in ranked[:MAX_LOCALISED]]
+    return singles

@@ -15,7 +15,8 @@ import numpy as np
 
 from ..validation import checked
 from .calls import Caller
-from .steps import EPS_MACHINE, taken
+from .core import EPS64 as EPS_MACHINE
+from .steps import taken
 
 #: Default central-difference step.  With float64 the truncation error
 #: (``~h²`` times the third derivative) and the rounding error (``~ε·|f|/h``)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..formatting import text_table
 
 @dataclass(frozen=True)
@@ -76,9 +78,15 @@ class VJPReport:
         Set when ``vjp`` raised or returned something unusable (``ok`` is then
         False).
     resolution : float or None
-        In ``"screen"`` mode: an error larger than this in any single Jacobian
-        entry is guaranteed to fail the screen.  Smaller single-entry errors
-        may pass; ``full=True`` compares every entry with its own tolerance.
+        The screen's single-entry resolution (absolute): an error larger than
+        this in any one Jacobian entry fails the screen (with probability
+        above 99%, :mod:`ils_ref.checking.screen`).  ``None`` without a screen.
+    relative_resolution : float or None
+        The same relative to the largest entry of each block of outputs; the
+        screen passes only where it is at most ``rtol``.
+    n_not_rechecked : int
+        Entries the first step could not settle that were not re-checked at
+        other steps (beyond the sample the work allows, or after bisection).
     """
 
     ok: bool
@@ -107,6 +115,8 @@ class VJPReport:
     reason: str = ""
     n_inconclusive: int = 0
     n_entries: int = 0
+    relative_resolution: float | None = None
+    n_not_rechecked: int = 0
 
     def __repr__(self) -> str:
         return (
@@ -114,7 +124,7 @@ class VJPReport:
             f"max_rel_error={self.max_rel_error:.3g} n_failed={self.n_failed}/{self.n_compared}>"
         )
 
-    def __str__(self) -> str:
+    def __str__(self) -> str:  # noqa: C901 - one line per part of the report
         head = {"pass": "check_vjp passed", "fail": "check_vjp FAILED",
                 "inconclusive": "check_vjp INCONCLUSIVE"}.get(self.verdict, "check_vjp")
         head = f"{head}: {self.error if self.error is not None else self.reason}"
@@ -122,6 +132,7 @@ class VJPReport:
             "screen": "random projections",
             "screen+full": "random projections failed -> full Jacobian",
             "full": "full Jacobian (forced)",
+            "screen+bisection": "random projections failed -> bisection to one entry",
             "empty": "nothing to compare",
         }.get(self.mode, self.mode)
 
@@ -136,10 +147,10 @@ class VJPReport:
         ]
         if self.n_compared:
             lines.append(f"  max abs error {self.max_abs_error:.2e}, max rel error {self.max_rel_error:.2e}")
-        if self.mode == "screen" and self.resolution is not None:
+        if self.resolution is not None and self.relative_resolution is not None and np.isfinite(self.relative_resolution):
             lines.append(
                 f"  screen resolution: any single Jacobian entry off by more than {self.resolution:.1e} "
-                f"would have failed (full=True checks each entry)"
+                f"({self.relative_resolution:.1e} of its block's largest entry) fails the screen"
             )
         if self.worst:
             if self.mode == "screen":

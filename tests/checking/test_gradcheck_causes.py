@@ -51,7 +51,7 @@ def test_abs_with_the_kink_inside_the_step_passes_at_a_smaller_step():
     x = np.array([-4e-7, 3e-7, -1e-7, 0.5])
     report = check_vjp(*ABS, x, full=True)
     assert report.verdict == "pass", report
-    assert "only at another step" in report.reason
+    assert "at other steps" in report.reason
     flipped = check_vjp(ABS[0], lambda x, dy: -dy * np.sign(x), x, full=True)
     assert flipped.verdict == "fail"
 
@@ -67,8 +67,10 @@ def test_a_kink_at_x_is_inconclusive_and_named():
     assert "kink" in report.reason and report.worst[0].input_index == (0,)
     with pytest.raises(AssertionError, match="INCONCLUSIVE"):
         assert_vjp(relu, lambda x, dy: dy * (x >= 0), x)
-    # abs at 0 with the subgradient 0: the central difference is exactly 0 too, nothing to question
-    assert check_vjp(*ABS, np.array([0.0, 0.5]), full=True).verdict == "pass"
+    # abs at 0 with the subgradient 0: the central difference is exactly 0 too, but one-sided slopes
+    # of -1 and +1 show there is no derivative to verify (this used to pass: a verdict not earned)
+    report = check_vjp(*ABS, np.array([0.0, 0.5]), full=True)
+    assert report.verdict == "inconclusive" and "kink" in report.reason, report
 
 
 def test_large_x_gets_a_relative_step():
@@ -137,11 +139,11 @@ def test_saturated_gradients_are_checked_to_rtol():
     for wrong in (lambda x, dy: vjp(x, dy) * np.where(x < -10, 1.1, 1.0), lambda x, dy: vjp(x, dy) * np.where(x < -10, -1, 1)):
         report = check_vjp(sig, wrong, x, full=True)
         assert report.verdict == "fail" and report.worst[0].input_index in {(0,), (1,)}, report
-        # The screen's projections are dominated by the large entries: it passes, and says that a
-        # single-entry error below its resolution (here above 1e-13) could not have been seen.
+        # The screen weights every output row by its own change, so the saturated rows are not
+        # hidden behind the large ones (it used to pass both, its resolution above 1e-13).
         screened = check_vjp(sig, wrong, x)
-        assert screened.verdict == "pass" and screened.resolution > 2 * abs(vjp(x, np.ones(4))[0])
-        assert "resolution" in str(screened)
+        assert screened.verdict == "fail" and screened.screen_ok is False, screened
+        assert screened.worst[0].input_index in {(0,), (1,)}
 
 
 def test_a_gradient_below_what_differences_can_resolve_is_reported_with_its_tolerance():
@@ -203,8 +205,12 @@ def test_a_wrong_vjp_on_20000_inputs_is_named():
     report = check_vjp(np.sin, wrong_cos, x, batched=True, vjp_batched=True, full=True)
     assert report.verdict == "fail" and report.worst[0].input_index == (1_234,), report
     assert report.n_entries == 20_000**2
-    # the screen alone cannot see 1e-3 in one entry of 20,000, and says so: its resolution
-    assert check_vjp(np.sin, wrong_cos, x, batched=True, vjp_batched=True).resolution > 1e-3
+    # the screen sees 1e-3 in one entry of 20,000 (its resolution does not grow with the size), and
+    # bisection names it without the full Jacobian (it used to pass with a resolution above 1e-3)
+    screened = check_vjp(np.sin, wrong_cos, x, batched=True, vjp_batched=True)
+    assert screened.verdict == "fail" and screened.mode == "screen+bisection", screened
+    assert screened.worst[0].input_index == (1_234,) == screened.worst[0].output_index
+    assert screened.vjp_calls < 100 and screened.f_calls < 100
 
 
 def test_a_dense_jacobian_too_large_to_hold_screens_its_rows(monkeypatch):
@@ -237,7 +243,7 @@ def test_max_evaluations_caps_the_work():
     report = check_vjp(np.sin, lambda x, dy: -dy * np.cos(x), x, max_evaluations=20)
     assert report.verdict == "inconclusive" and "max_evaluations=20" in report.reason
     assert report.f_calls + report.vjp_calls <= 20 + 2
-    assert check_vjp(np.sin, lambda x, dy: dy * np.cos(x), x, max_evaluations=20).verdict == "pass"
+    assert check_vjp(np.sin, lambda x, dy: dy * np.cos(x), x, max_evaluations=30).verdict == "pass"
 
 
 # ---------------------------------------------------------------- several inputs
