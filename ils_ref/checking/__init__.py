@@ -1,10 +1,12 @@
 """Layer 3, checking: gradients against finite differences, estimators against exact answers.
 
-* :mod:`.gradcheck` — :func:`check_vjp`, built from :mod:`.steps` (steps that
-  fit the function, a second opinion at other steps), :mod:`.comparison` (the
-  screen), :mod:`.entries` (every entry, columns grouped by sparsity; the
-  tolerance model), :mod:`.report` and :mod:`.calls` (calling the user's
-  functions); :mod:`.finite_differences` holds :func:`numerical_jacobian`.
+* :mod:`.gradcheck` — :func:`check_vjp`; :mod:`.core` holds its algorithm (what
+  a comparison proves, linearity, the verdict), built on :mod:`.screen` (random
+  projections, bisection), :mod:`.entries` (every entry, columns grouped by
+  sparsity), :mod:`.steps` (steps that fit the function), :mod:`.drilldown`
+  (what follows a screen that did not pass), :mod:`.report`, :mod:`.calls` and
+  :mod:`.inputs` (calling the user's functions on one flat vector);
+  :mod:`.finite_differences` holds :func:`numerical_jacobian`.
 * :mod:`.problems` — objectives whose exact gradient is known by enumerating
   the outcomes; :mod:`.statcheck` — is a stochastic estimator unbiased?
 * :mod:`.vectors`, :mod:`.conformance` — reference vectors and ``ils-ref check``;

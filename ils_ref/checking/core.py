@@ -5,11 +5,12 @@ at step ``h`` is only an *estimate* of a Jacobian entry; this module says when
 the estimates are evidence, and decides the verdict from the evidence.
 
 **1. Linearity** (:func:`linearity`).  Before any finite difference:
-``vjp(a·dy₁ + b·dy₂) = a·vjp(dy₁) + b·vjp(dy₂)`` on random signed cotangents
-whose entries span three decades, and a repeated call gives the same answer.
-A VJP that clips, cubes, normalises or thresholds ``dy``, or that changes
-between calls, fails here: the entry-by-entry comparison probes only basis
-cotangents ``e_i`` and cannot see it.
+``vjp(λ·dy) = λ·vjp(dy)`` for powers of two ``λ`` (one negative), which
+rounding meets exactly, ``vjp(a·dy₁ + b·dy₂) = a·vjp(dy₁) + b·vjp(dy₂)`` on
+random signed cotangents whose entries span six decades, and a repeated call
+gives the same answer.  A VJP that clips, cubes, normalises or thresholds
+``dy``, or that changes between calls, fails here: the entry-by-entry
+comparison probes only basis cotangents ``e_i`` and cannot see it.
 
 **2. The interval of one step.**  At step ``h`` (displacement taken ``w``)
 the central difference ``n_h = (f(x+h) - f(x-h)) / w`` is off from the entry
@@ -34,10 +35,17 @@ the step (a kink or a tie inside the step; a smooth ``f``'s gap falls like
 tolerance ``t = atol + rtol·R_i + floor``:
 
 * **pass** — some step's interval is no wider than ``t`` and holds ``a``
-  within ``t``: the entry is verified to the tolerance;
-* **fail** — two steps whose intervals agree with each other both exclude
-  ``a`` by more than ``t``, and no narrow interval holds it: the error does
-  not move with the step, it is in the gradient;
+  within ``t``: the entry is verified to the tolerance (or ``a = 0`` and ``f``
+  does not move at any step: constant, as far as float64 can tell);
+* **fail** — two steps of the *asymptotic regime* (the estimate moves at most
+  a third of what the ten-times-larger step's did, as an ``h²`` error does, or
+  within rounding), up to three apart, whose intervals agree with each other,
+  both exclude ``a`` by more than ``t``, and nothing contradicts them: no
+  narrow interval holds ``a``, every asymptotic interval overlaps every other
+  (two plateaus, say of a function flat at its last digits at small steps,
+  show that the bounds do not hold), and no step holds ``a`` with an interval
+  much narrower than the gap: the error does not move with the step, it is in
+  the gradient;
 * **inconclusive** — neither: no step resolves the entry (the reason names
   what limited it: rounding, truncation, a kink, ``f``'s domain), or the
   steps contradict each other.
@@ -250,6 +258,23 @@ class Linearity:
     @property
     def ok(self) -> bool:
         return self.problem is None
+
+    def explain(self, index_of) -> str:
+        """Why ``vjp`` failed, in one sentence (``index_of`` names a flat input index)."""
+        where = index_of(self.index)
+        return {
+            "scale": (f"vjp is not linear in dy: vjp(λ·dy) differs from λ·vjp(dy) for a power of two λ by {self.error:.3g} "
+                      f"at input index {where} (tolerance {self.tolerance:.2g}); a VJP is Jᵀdy, so it may not clip, "
+                      f"normalise, threshold, take the sign of or raise dy to a power"),
+            "repeat": (f"vjp is not repeatable: two calls with the same dy differ by {self.error:.3g} at input index "
+                       f"{where} (tolerance {self.tolerance:.2g}); it must not depend on earlier calls"),
+            "linear": (f"vjp is not linear in dy: vjp(a·dy₁ + b·dy₂) differs from a·vjp(dy₁) + b·vjp(dy₂) by "
+                       f"{self.error:.3g} at input index {where} (tolerance {self.tolerance:.2g}); a VJP is Jᵀdy, "
+                       f"so it may not clip, normalise, threshold or raise dy to a power"),
+            "consistent": (f"vjp(dy) differs from Σ_i dy_i·vjp(e_i) by {self.error:.3g} at input index {where} "
+                           f"(tolerance {self.tolerance:.2g}): the VJP of a random cotangent is not the one its rows "
+                           f"give, so it depends on dy in a way basis cotangents do not show"),
+        }[self.problem]
 
 
 #: Cotangent scales of the homogeneity test: powers of two, so that a linear VJP's rounding scales

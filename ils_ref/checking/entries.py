@@ -44,10 +44,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .calls import MAX_BATCH_ELEMENTS
+from .calls import MAX_BATCH_ELEMENTS, Caller
 from .core import EPS64, FAIL, Judgement, Resolution, first_look, judge, row_sizes
 from .steps import shrink_until_finite, sweep
-from .screen import basis
+from .screen import basis, probe_differences, probe_vectors, row_norms
+from .steps import taken
 
 #: Most column groups; a sparsity pattern that needs more is compared column by column.
 MAX_GROUPS = 512
@@ -339,3 +340,35 @@ def _follow(cmp, pending: list) -> set:
         ranked = sorted(((look.worst_ratio(k), k) for k in range(len(halves)) if not look.settled[k].all()), reverse=True)
         pending = [halves[k] for _, k in ranked[:MAX_LOCALISED]]
     return singles
+
+
+def flag_rows(fc: Caller, vc: Caller, flat, y_shape, h, rtol, atol, rng, keep: int, resolution, vjp_eps,
+              probes: int = 3):
+    """Rows of a Jacobian too large to hold whose projections ``A_i·D_b`` disagree with ``f``; the worst ``keep``.
+
+    The analytic rows are computed ``MAX_BATCH_ELEMENTS // n`` at a time and
+    never stored; memory is ``O(m·probes + block·n)``.
+    """
+    m, n = int(np.prod(y_shape, dtype=np.int64)), flat.size
+    u = probe_vectors(rng, probes, flat.shape)
+    fp, fm, scale = probe_differences(fc, flat, y_shape, u * h)
+    width = taken(flat, u * h * scale[:, None]) / 2
+    with np.errstate(all="ignore"):
+        numeric = ((fp - fm) / 2).T  # (m, probes)
+        noise = resolution.rounding(fp, fm, 2.0).T
+    analytic = np.empty((m, probes))
+    norms = np.empty(m)
+    block = max(1, MAX_BATCH_ELEMENTS // max(n, 1))
+    for lo in range(0, m, block):  # one step per block of rows
+        hi = min(m, lo + block)
+        rows = vc.map(hi - lo, lambda a, b: basis(np.arange(lo + a, lo + b), m, y_shape), flat.shape,
+                      lambda i: f"dy = e at output {lo + i}")
+        analytic[lo:hi] = rows @ width.T
+        norms[lo:hi] = row_norms(rows)
+    d_norm = row_norms(width)
+    with np.errstate(all="ignore"):
+        tol = (atol + rtol * norms[:, None]) * d_norm[None, :] + noise
+        ratio = np.where(np.isfinite(numeric), np.abs(analytic - numeric) / tol, np.inf)
+    worst = ratio.max(axis=1)
+    bad = np.flatnonzero(worst > 1)
+    return bad[np.argsort(-worst[bad], kind="stable")][:keep], int(bad.size)

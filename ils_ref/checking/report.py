@@ -182,3 +182,17 @@ class VJPReport:
         return "\n".join(lines)
 
 
+def compare(analytic, numeric, tol, n_worst, index_of) -> dict:
+    """Entry-wise comparison for the report's table; ``index_of(k)`` labels flat position ``k``."""
+    analytic, numeric, tol = (np.ravel(a) for a in (analytic, numeric, tol))
+    err = np.abs(analytic - numeric)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(err == 0, 0.0, err / np.abs(numeric))
+        ratio = np.where(err == 0, 0.0, err / tol)
+    k = min(n_worst, ratio.size)  # only the n_worst largest ratios are needed: partition, then sort those
+    top = np.argpartition(-ratio, k - 1)[:k] if k else np.array([], dtype=int)
+    order = top[np.argsort(-ratio[top], kind="stable")]
+    worst = tuple(Entry(analytic=float(analytic[k]), numeric=float(numeric[k]), abs_error=float(err[k]),
+                        rel_error=float(rel[k]), tolerance=float(tol[k]), **index_of(int(k))) for k in order)
+    return dict(max_abs_error=float(err.max(initial=0.0)), max_rel_error=float(rel.max(initial=0.0)), worst=worst,
+                n_compared=int(err.size), n_failed=int(np.count_nonzero(err > tol)))

@@ -44,7 +44,7 @@ import numpy as np
 
 from .calls import MAX_BATCH_ELEMENTS, Caller
 from .core import EPS64, Resolution
-from .report import Entry
+from .report import compare
 from .steps import shrink_until_finite, taken
 
 #: Outputs per block of the screen's cotangents: the resolution is that of this many outputs.
@@ -57,22 +57,6 @@ MAX_BLOCK_VALUES = 1 << 25
 Z = 3.0
 #: Safety factor on one value's rounding in the random-walk model (the worst case is core.ROUNDING_FACTOR).
 WALK_FACTOR = 4.0
-
-
-def compare(analytic, numeric, tol, n_worst, index_of) -> dict:
-    """Entry-wise comparison for the report's table; ``index_of(k)`` labels flat position ``k``."""
-    analytic, numeric, tol = (np.ravel(a) for a in (analytic, numeric, tol))
-    err = np.abs(analytic - numeric)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.where(err == 0, 0.0, err / np.abs(numeric))
-        ratio = np.where(err == 0, 0.0, err / tol)
-    k = min(n_worst, ratio.size)  # only the n_worst largest ratios are needed: partition, then sort those
-    top = np.argpartition(-ratio, k - 1)[:k] if k else np.array([], dtype=int)
-    order = top[np.argsort(-ratio[top], kind="stable")]
-    worst = tuple(Entry(analytic=float(analytic[k]), numeric=float(numeric[k]), abs_error=float(err[k]),
-                        rel_error=float(rel[k]), tolerance=float(tol[k]), **index_of(int(k))) for k in order)
-    return dict(max_abs_error=float(err.max(initial=0.0)), max_rel_error=float(rel.max(initial=0.0)), worst=worst,
-                n_compared=int(err.size), n_failed=int(np.count_nonzero(err > tol)))
 
 
 def probe_vectors(rng: np.random.Generator, count: int, shape: tuple) -> np.ndarray:
@@ -137,6 +121,30 @@ def differences(plus, minus, resolution: Resolution):
         delta = (plus - minus) / 2
         rho = (WALK_FACTOR * resolution.eps * (np.abs(plus) + np.abs(minus)) + 2 * resolution.floor) / 2
     return delta, rho
+
+
+def extrapolations(fc, flat, y_shape, disp, fp, fm, resolution):
+    """Two estimates of ``J·D_b`` per output, each ``(estimate, rounding, truncation)``, shape ``(probes, m)``.
+
+    ``f`` at ``x ± D``, ``x ± D/2``, ``x ± D/4``, ``x ± D/8``: :func:`richardson`
+    from the first pair (``R₁``, the least rounding) and, scaled by 4, from the
+    second (``R₄``, the least truncation).  What is left of ``R₁``'s
+    truncation (``O(D⁵)``) is about ``|R₁ - R₄|``, and of ``R₄``'s 256 times
+    less: each projection uses the one with the smaller tolerance, a choice
+    made without looking at the analytic side.
+    """
+    k = disp.shape[0]
+    d = np.concatenate([disp / 2, disp / 4, disp / 8])
+    pts = np.concatenate([flat + d, flat - d])
+    values = fc.map(2 * len(d), lambda lo, hi: pts[lo:hi], y_shape,
+                    lambda i: f"x ± D#{i % k}/{2 ** (1 + (i % len(d)) // k)}", finite=False).reshape(2, 3, k, -1)
+    (p2, p4, p8), (m2, m4, m8) = values[0], values[1]
+    r1, rho1 = richardson(fp, fm, p2, m2, resolution)
+    r4, rho4 = richardson(p4, m4, p8, m8, resolution)
+    with np.errstate(over="ignore", invalid="ignore"):
+        r4, rho4 = 4 * r4, 4 * rho4
+        left = np.abs(r1 - r4)
+    return [(r1, rho1, 2 * left), (r4, rho4, 2 * left / 256)]
 
 
 def richardson(plus, minus, plus_half, minus_half, resolution: Resolution):
@@ -233,16 +241,13 @@ def screen(fc: Caller, vc: Caller, flat, y_shape, h, rtol, atol, n_probes, seed,
     step = screen_steps(flat, h)
     fp, fm, scale = probe_differences(fc, flat, y_shape, u * step)
     disp = u * step * scale[:, None]
-    half = disp / 2
-    pts = np.concatenate([flat + half, flat - half])
-    halves = fc.map(2 * n_probes, lambda lo, hi: pts[lo:hi], y_shape, lambda i: f"x ± D#{i % n_probes}/2",
-                    finite=False).reshape(2 * n_probes, -1)
-    delta, rho = richardson(fp, fm, halves[:n_probes], halves[n_probes:], resolution)
+    options = extrapolations(fc, flat, y_shape, disp, fp, fm, resolution)
+    delta = options[0][0]
     dys *= row_weights(delta)
     width = taken(flat, disp) / 2
     p = blocks_for(m, n, n_probes, vc.batched)
     edges = np.linspace(0, m, p + 1).astype(np.int64)
-    proj, scale_b = _block_projections(vc, dys, edges, delta, rho, width, y_shape, flat.shape, vjp_eps, atol)
+    proj, scale_b = _block_projections(vc, dys, edges, options, width, y_shape, flat.shape, vjp_eps, atol)
     notes = []
     if (scale < 1).any():
         notes.append(f"f was not finite at x ± D for {int((scale < 1).sum())} probe(s): their step was shrunk "
@@ -257,7 +262,7 @@ def screen(fc: Caller, vc: Caller, flat, y_shape, h, rtol, atol, n_probes, seed,
         res = 8 * proj.tol.reshape(n_probes, p, n_probes).min(axis=(0, 2)) / least_h
         relative = np.where(res == 0, 0.0, res / scale_b)
     target = np.maximum(rtol * scale_b, atol)
-    finite = bool(np.isfinite(delta).all())
+    finite = bool(np.isfinite(delta).all() and np.isfinite(options[1][0]).all())
     hidden = np.all(delta == 0, axis=0) & np.any(fp != 0, axis=0)  # f_i moved by nothing, yet is not 0
     evidence = (proj.tol < proj.size) | ((proj.tol == 0) & (proj.error == 0))
     if not finite:
@@ -291,22 +296,29 @@ def block_cotangent(dys, edges, c: int) -> np.ndarray:
     return dy
 
 
-def _block_projections(vc, dys, edges, delta, rho, width, y_shape, x_shape, vjp_eps, atol):
-    """:func:`project` for every block cotangent, without holding them: vjp a chunk at a time, sums by block."""
+def _block_projections(vc, dys, edges, options, width, y_shape, x_shape, vjp_eps, atol):
+    """:func:`_projections` for every block cotangent, without holding them: vjp a chunk at a time, sums by block.
+
+    ``options`` are :func:`extrapolations`; each projection uses the one whose
+    tolerance is smaller.
+    """
     n_probes, p = dys.shape[0], len(edges) - 1
     count, n = n_probes * p, width.shape[1]
     starts = edges[:-1]
+    top_dy = float(np.abs(dys).max(initial=0.0)) or 1.0
 
-    def by_block(a, values):  # (probes, m) -> (p, probes): sums of dy_a · values over each block
-        return np.add.reduceat(dys[a][None, :] * values, starts, axis=1).T
+    def by_block(values, square=False):  # (probes, m) -> (cotangents, probes): Σ over each block of dy·values
+        parts = []
+        for a in range(n_probes):  # one step per probe cotangent
+            weight = (dys[a] / top_dy) ** 2 if square else dys[a]
+            parts.append(np.add.reduceat(weight[None, :] * values, starts, axis=1).T)
+        return np.concatenate(parts)
 
-    numeric = np.concatenate([by_block(a, delta) for a in range(n_probes)])
-    abs_num = np.concatenate([np.add.reduceat(np.abs(dys[a])[None, :] * np.abs(delta), starts, axis=1).T
-                              for a in range(n_probes)])
-    top_dy, top_rho = float(np.abs(dys).max(initial=0.0)) or 1.0, float(rho.max(initial=0.0)) or 1.0
-    with np.errstate(under="ignore"):  # scaled first: squares of values near 1e155 would overflow
-        walk_f = np.sqrt(np.concatenate([np.add.reduceat(((dys[a] / top_dy) ** 2)[None, :] * (rho / top_rho) ** 2,
-                                                         starts, axis=1).T for a in range(n_probes)])) * top_dy * top_rho
+    def walk(bound):  # the random-walk size of Σ dy_i·e_i with |e_i| <= bound_i, scaled against overflow
+        top = float(np.max(bound, initial=0.0)) or 1.0
+        with np.errstate(under="ignore", over="ignore", invalid="ignore"):
+            return np.sqrt(by_block((bound / top) ** 2, square=True)) * top_dy * top
+
     analytic, abs_ana, walk_v = np.empty((count, n_probes)), np.empty((count, n_probes)), np.empty((count, n_probes))
     top = np.empty(count)
     chunk = max(1, MAX_BATCH_ELEMENTS // max(n, 1))
@@ -320,13 +332,28 @@ def _block_projections(vc, dys, edges, delta, rho, width, y_shape, x_shape, vjp_
             walk_v[lo:hi] = l2_products(v, width)
         top[lo:hi] = np.abs(v).max(axis=1, initial=0.0)
     with np.errstate(under="ignore"):
-        dy_norm = np.concatenate([np.sqrt(np.add.reduceat((dys[a] / top_dy) ** 2, starts)) * top_dy
-                                  for a in range(n_probes)])
-    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        tol = (Z * (walk_f + 64 * vjp_eps * walk_v) + 2 * EPS64 * (abs_num + abs_ana)
-               + atol * np.outer(dy_norm, row_norms(width)))
+        dy_norm = np.sqrt(by_block(np.ones((1, dys.shape[1])), square=True))[:, :1] * top_dy
+    best = None
+    for estimate, rounding, truncation in options:  # one step per extrapolation
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            numeric = by_block(estimate)
+            abs_num = _abs_sums(dys, estimate, starts)
+            tol = (Z * (walk(rounding + truncation) + 64 * vjp_eps * walk_v) + 2 * EPS64 * (abs_num + abs_ana)
+                   + atol * dy_norm * row_norms(width)[None, :])
+        if best is None:
+            best = [numeric, tol, abs_num]
+        else:
+            use = tol < best[1]
+            best = [np.where(use, numeric, best[0]), np.where(use, tol, best[1]), np.where(use, abs_num, best[2])]
+    numeric, tol, abs_num = best
     scale_b = top.reshape(n_probes, p).max(axis=0) / 1.5  # about the block's largest entry (|dy| <= 1.5)
     return Projections(analytic=analytic, numeric=numeric, tol=tol, size=np.maximum(abs_num, abs_ana)), scale_b
+
+
+def _abs_sums(dys, values, starts):
+    """Σ over each block of ``|dy_a|·|values_b|``: ``(cotangents, probes)``."""
+    return np.concatenate([np.add.reduceat(np.abs(dys[a])[None, :] * np.abs(values), starts, axis=1).T
+                           for a in range(dys.shape[0])])
 
 
 def probe_differences(fc: Caller, flat, y_shape, disp):
@@ -354,7 +381,7 @@ def bisect(fc: Caller, vc: Caller, flat, y_shape, scr: Screen, resolution, vjp_e
     """
     c, b = np.unravel_index(int(np.argmax(scr.projections.ratio)), scr.projections.ratio.shape)
     dy, disp = block_cotangent(*scr.cotangents, int(c)), scr.displacements[b]
-    v = vc.call(dy.reshape(y_shape), flat.shape, "for the disagreeing probe's cotangent")
+    v = vc.map(1, lambda lo, hi: dy.reshape((1,) + y_shape), flat.shape, lambda k: "the disagreeing probe's cotangent")[0]
     cols, levels = np.arange(flat.size), 0
     delta = rho = None
     while cols.size > 1:
@@ -397,35 +424,3 @@ def _extrapolated(fc, flat, y_shape, d, resolution):
     plus, minus, _ = probe_differences(fc, flat, y_shape, both)
     k = d.shape[0]
     return richardson(plus[:k], minus[:k], plus[k:], minus[k:], resolution)
-
-
-def flag_rows(fc: Caller, vc: Caller, flat, y_shape, h, rtol, atol, rng, keep: int, resolution, vjp_eps,
-              probes: int = 3):
-    """Rows of a Jacobian too large to hold whose projections ``A_i·D_b`` disagree with ``f``; the worst ``keep``.
-
-    The analytic rows are computed ``MAX_BATCH_ELEMENTS // n`` at a time and
-    never stored; memory is ``O(m·probes + block·n)``.
-    """
-    m, n = int(np.prod(y_shape, dtype=np.int64)), flat.size
-    u = probe_vectors(rng, probes, flat.shape)
-    fp, fm, scale = probe_differences(fc, flat, y_shape, u * h)
-    width = taken(flat, u * h * scale[:, None]) / 2
-    with np.errstate(all="ignore"):
-        numeric = ((fp - fm) / 2).T  # (m, probes)
-        noise = resolution.rounding(fp, fm, 2.0).T
-    analytic = np.empty((m, probes))
-    norms = np.empty(m)
-    block = max(1, MAX_BATCH_ELEMENTS // max(n, 1))
-    for lo in range(0, m, block):  # one step per block of rows
-        hi = min(m, lo + block)
-        rows = vc.map(hi - lo, lambda a, b: basis(np.arange(lo + a, lo + b), m, y_shape), flat.shape,
-                      lambda i: f"dy = e at output {lo + i}")
-        analytic[lo:hi] = rows @ width.T
-        norms[lo:hi] = row_norms(rows)
-    d_norm = row_norms(width)
-    with np.errstate(all="ignore"):
-        tol = (atol + rtol * norms[:, None]) * d_norm[None, :] + noise
-        ratio = np.where(np.isfinite(numeric), np.abs(analytic - numeric) / tol, np.inf)
-    worst = ratio.max(axis=1)
-    bad = np.flatnonzero(worst > 1)
-    return bad[np.argsort(-worst[bad], kind="stable")][:keep], int(bad.size)

@@ -132,15 +132,17 @@ def test_check_vjp_passes_softmax_with_constant_calls():
     report = check_vjp(f, vjp, x)
     # 1,000 outputs: 4 blocks of 250 for each of 3 cotangents, against 3 displacements
     assert report.ok and report.mode == "screen" and report.n_compared == 4 * 3 * 3
-    assert f.calls == report.f_calls == 2 + 6 + 6  # 2 at x (determinism), x ± D and x ± D/2 for 3 probes
+    # 2 at x (determinism), 8 for f's noise, x ± D, D/2, D/4 and D/8 for 3 probes
+    assert f.calls == report.f_calls == 2 + 8 + 3 * 8
     assert vjp.calls == report.vjp_calls == 6 + 4 * 3  # the linearity check's 6, then 3 cotangents × 4 blocks
     assert report.relative_resolution <= 1e-6
     def vjp_stacked(x, dy):  # dy of shape (B,) + x.shape
         return softmax_backward(dy, np.broadcast_to(softmax(x), dy.shape))
 
     batched = check_vjp(Counted(softmax), Counted(vjp_stacked), x, batched=True, vjp_batched=True)
-    # f: x twice, x ± D, x ± D/2; vjp: the linearity check (a stack, then one again), the blocks
-    assert batched.ok and batched.f_calls == 4 and batched.vjp_calls == 3
+    # f: x twice, f's noise, x ± D, then x ± D/2, D/4, D/8; vjp: the linearity check (a stack, then one
+    # again), the blocks
+    assert batched.ok and batched.f_calls == 5 and batched.vjp_calls == 3
     assert report.max_rel_error < 1e-6
 
 
@@ -151,7 +153,7 @@ def test_check_vjp_full_mode_compares_every_entry():
     # of the flattened (2, 5) input never meet in a row): every non-zero entry on its own, the zeros
     # group by group, with 10 points of f instead of 20.
     assert report.ok and report.mode == "full" and report.n_compared == 10 * 5 and report.n_failed == 0
-    assert report.f_calls == 2 + 10 and any("5 groups of columns" in note for note in report.notes)
+    assert report.f_calls == 2 + 8 + 10 and any("5 groups of columns" in note for note in report.notes)
 
 
 def test_rounding_allowance_keeps_large_valued_functions_passing():
