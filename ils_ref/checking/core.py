@@ -142,7 +142,7 @@ class Judgement:
     numeric: np.ndarray  # the best estimate: from the narrowest interval
     width: np.ndarray  # that interval's half-width u
     step: np.ndarray  # its step
-    cause: np.ndarray  # "verified", "stable", "rounding", "truncation", "kink", "domain", "conflict", "few"
+    cause: np.ndarray  # "verified", "stable", "rounding", "truncation", "kink", "domain", "conflict", "flat", "few"
     error: np.ndarray  # |analytic - numeric|
     tol: np.ndarray
 
@@ -163,6 +163,8 @@ class Judgement:
                          f"(error {err:.2e}); f is not resolved as the bounds assume (flat at its last digits, "
                          f"or higher-order terms)"),
             "few": "too few usable steps to compare (f not finite, or x's float64 spacing)",
+            "flat": ("f does not change at any step, though it is not 0: its changes are below its own rounding "
+                     "(1 + 1e-15 is a float64 number only to the nearest 2e-16), so no step can resolve this entry"),
         }[str(self.cause[k])]
 
 
@@ -184,7 +186,7 @@ def judge(analytic, tol, sweep: Sweep, eps: float) -> Judgement:
         # the smallest change seen at any step
         flat = (usable & (diff == 0) & (values > 0)).any(axis=1)
         moved = np.where(usable & (diff != 0), np.abs(diff), np.inf).min(axis=1)
-        quantum = np.where(flat & np.isfinite(moved), moved, 0.0)
+        quantum = np.where(flat, moved, 0.0)  # flat at every step (moved = inf): no step bounds anything
         granular = np.where(values > 0, quantum[:, None], 0.0)  # (f exactly 0 on both sides is exact)
         rounding = (ROUNDING_FACTOR * eps * values + 4 * sweep.floor[:, None] + granular) / w
         gap = np.abs((plus - sweep.centre[:, None]) - (sweep.centre[:, None] - minus)) / (w / 2)
@@ -239,7 +241,8 @@ def judge(analytic, tol, sweep: Sweep, eps: float) -> Judgement:
     parts = np.stack([rounding[rows, pick], truncation[rows, pick], kink[rows, pick]])
     limited = np.array(["rounding", "truncation", "kink"], dtype=object)[np.argmax(np.nan_to_num(parts, nan=np.inf), axis=0)]
     domain = (np.isfinite(w) & ~usable).any(axis=1)
-    cause = np.where(~finite, "few", np.where(proven & (verified | contradicted), "conflict", np.where(domain & (limited != "kink"), "domain", limited)))
+    never_moved = flat & ~np.isfinite(moved)
+    cause = np.where(never_moved, "flat", np.where(~finite, "few", np.where(proven & (verified | contradicted), "conflict", np.where(domain & (limited != "kink"), "domain", limited))))
     cause = np.where(status == PASS, "verified", np.where(status == FAIL, "stable", cause))
     numeric = np.where(finite, est[rows, pick], np.nan)
     return Judgement(status=status, numeric=numeric, width=best, step=(w[rows, pick] / 2), cause=cause,

@@ -129,7 +129,7 @@ def test_softmax_backward_matches_numerical_jacobian(x):
     assert_backward_matches_fd(log_softmax, _log_softmax_vjp_stacked, x)
 
 
-@given(float_arrays(shapes(), -20.0, 20.0))
+@given(float_arrays(shapes(max_batch_axes=2, max_k=12), -20.0, 20.0))
 def test_softmax_backward_is_never_failed_by_check_vjp(x):
     # Logits up to ±20 give entries down to 1e-17 in rows whose values are about 1: float64 cannot
     # verify those to rtol, and check_vjp says "inconclusive" rather than pass them unearned.
