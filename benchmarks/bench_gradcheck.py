@@ -9,7 +9,8 @@ Part 2 (when torch is installed) checks torch's softmax over the last axis of
 ``(10, 100)`` and ``(64, 100)`` inputs: ``check_vjp(full=True)`` against
 ``torch.autograd.gradcheck`` (full), and the default screen against
 ``gradcheck(fast_mode=True)``; both sides check torch's own backward pass
-(ours through ``torch.autograd.grad(..., is_grads_batched=True)``).
+(ours through ``torch.autograd.grad(..., is_grads_batched=True)``), and then
+ours checks ``ils_ref.softmax`` with its NumPy backward pass instead.
 
     python benchmarks/bench_gradcheck.py [--sizes 100 1000 4000] [--repeats 5]
 """
@@ -97,9 +98,7 @@ def versus_torch(repeats: int) -> None:
         dyt = torch.from_numpy(np.ascontiguousarray(dy))
         if dyt.dim() == y.dim():
             return torch.autograd.grad(y, xt, dyt)[0].numpy()
-        if dyt.shape[0] > 64:  # many cotangents (the full check): vectorised over the stack
-            return torch.autograd.grad(y, xt, dyt, is_grads_batched=True)[0].numpy()
-        return np.stack([torch.autograd.grad(y, xt, d, retain_graph=True)[0].numpy() for d in dyt])
+        return torch.autograd.grad(y, xt, dyt, is_grads_batched=True)[0].numpy()  # vectorised over the stack
 
     print("\ntorch's softmax over the last axis, both checkers checking torch's backward; "
           f"best of {repeats} (torch full: of 1)")
@@ -111,12 +110,14 @@ def versus_torch(repeats: int) -> None:
         xt = torch.from_numpy(x.copy()).requires_grad_(True)
         fn = lambda a: torch.softmax(a, -1)  # noqa: E731
         pairs = [
-            ("full (every entry)", dict(full=True), dict(fast_mode=False), 1),
-            ("default vs fast_mode", dict(), dict(fast_mode=True), repeats),
+            ("full (every entry)", dict(full=True), dict(fast_mode=False), 1, (f, vjp_torch)),
+            ("default vs fast_mode", dict(), dict(fast_mode=True), repeats, (f, vjp_torch)),
+            ("full, ils_ref.softmax", dict(full=True), dict(fast_mode=False), 1, (softmax, vjp_broadcasting)),
+            ("default, ils_ref.softmax", dict(), dict(fast_mode=True), repeats, (softmax, vjp_broadcasting)),
         ]
-        for name, ours_kw, torch_kw, torch_reps in pairs:
-            t_ours, report = best_time(lambda: check_vjp(f, vjp_torch, x, batched=True, vjp_batched=True, **ours_kw),
-                                       repeats)
+        for name, ours_kw, torch_kw, torch_reps, (ours_f, ours_vjp) in pairs:
+            t_ours, report = best_time(lambda: check_vjp(ours_f, ours_vjp, x, batched=True, vjp_batched=True,
+                                                         **ours_kw), repeats)
             assert report.ok, str(report)
             t_torch, ok = best_time(lambda: torch.autograd.gradcheck(fn, (xt,), **torch_kw), torch_reps)
             assert ok

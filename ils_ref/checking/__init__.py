@@ -2,7 +2,8 @@
 
 * :mod:`.gradcheck` — :func:`check_vjp`; :mod:`.core` holds its algorithm (what
   a comparison proves, linearity, the verdict), built on :mod:`.screen` (random
-  projections, bisection), :mod:`.entries` (every entry, columns grouped by
+  projections, bisection), :mod:`.projections` (one projection against ``f``),
+  :mod:`.entries` (every entry, columns grouped by
   sparsity), :mod:`.steps` (steps that fit the function), :mod:`.drilldown`
   (what follows a screen that did not pass), :mod:`.report`, :mod:`.calls` and
   :mod:`.inputs` (calling the user's functions on one flat vector);

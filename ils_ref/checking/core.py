@@ -97,6 +97,7 @@ class Resolution:
 
     eps: float
     floor: np.ndarray
+    granularity: np.ndarray | None = None  # per flat output: the finest change of f seen near x (inf: none)
 
     def rounding(self, plus, minus, width, rows=slice(None)):
         """The rounding bound of ``(plus - minus) / width`` for the outputs ``rows`` (the last axis)."""
@@ -132,6 +133,7 @@ class Sweep:
     centre: np.ndarray  # f_i(x), (E,)
     width: np.ndarray  # the displacement taken, (x_j + s h) - (x_j - s h); NaN for an unusable step
     floor: np.ndarray  # f's absolute error beyond eps·|f| for each entry's row, (E,)
+    granularity: np.ndarray  # the finest change of each entry's row seen near x (inf: none), (E,)
 
 
 @dataclass(frozen=True)
@@ -163,8 +165,9 @@ class Judgement:
                          f"(error {err:.2e}); f is not resolved as the bounds assume (flat at its last digits, "
                          f"or higher-order terms)"),
             "few": "too few usable steps to compare (f not finite, or x's float64 spacing)",
-            "flat": ("f does not change at any step, though it is not 0: its changes are below its own rounding "
-                     "(1 + 1e-15 is a float64 number only to the nearest 2e-16), so no step can resolve this entry"),
+            "flat": ("f does not change at any step, though it is not 0, nor does its output near x: its changes are below "
+                     "its own rounding (1 + 1e-15 is a float64 number only to the nearest 2e-16), so no step can "
+                     "resolve this entry"),
         }[str(self.cause[k])]
 
 
@@ -182,11 +185,14 @@ def judge(analytic, tol, sweep: Sweep, eps: float) -> Judgement:
         diff = plus - minus
         est = np.where(usable, diff / w, np.nan)
         values = np.abs(plus) + np.abs(minus)
-        # f flat at some step (no change between x - h and x + h, f not 0 there): its granularity q is
-        # the smallest change seen at any step
-        flat = (usable & (diff == 0) & (values > 0)).any(axis=1)
-        moved = np.where(usable & (diff != 0), np.abs(diff), np.inf).min(axis=1)
-        quantum = np.where(flat, moved, 0.0)  # flat at every step (moved = inf): no step bounds anything
+        # f flat at some step (f(x ± h) both exactly f(x), not 0): its granularity q is the smallest
+        # change seen at any step
+        still = (plus == sweep.centre[:, None]) & (minus == sweep.centre[:, None])
+        flat = (usable & still & (values > 0)).any(axis=1)
+        # its granularity is at most the smallest change seen: at any step, or of its row near x (a
+        # finer change there bounds it too); flat at every step with no change seen: nothing bounds it
+        moved = np.minimum(np.where(usable & (diff != 0), np.abs(diff), np.inf).min(axis=1), sweep.granularity)
+        quantum = np.where(flat, moved, 0.0)
         granular = np.where(values > 0, quantum[:, None], 0.0)  # (f exactly 0 on both sides is exact)
         rounding = (ROUNDING_FACTOR * eps * values + 4 * sweep.floor[:, None] + granular) / w
         gap = np.abs((plus - sweep.centre[:, None]) - (sweep.centre[:, None] - minus)) / (w / 2)
@@ -227,7 +233,6 @@ def judge(analytic, tol, sweep: Sweep, eps: float) -> Judgement:
     contradicted |= highest_bottom > lowest_top
     # An output that does not move at any step, with a zero analytic value: constant, as far as
     # float64 can tell (the derivative of 1 + 1e-30·x is no more visible than that of 1).
-    still = (plus == sweep.centre[:, None]) & (minus == sweep.centre[:, None])
     constant = (analytic == 0) & usable.any(axis=1) & np.all(~usable | still, axis=1)
     verified |= constant
     proven &= ~constant

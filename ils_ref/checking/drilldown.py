@@ -18,7 +18,8 @@ import numpy as np
 from .core import EPS64, FAIL, INCONCLUSIVE, PASS, agreement, decide, judge
 from .entries import analytic_nonzeros, compare_entries, flag_rows
 from .report import Entry, VJPReport, compare
-from .screen import basis, bisect
+from .projections import basis
+from .screen import bisect
 from .steps import sweep
 
 #: The analytic Jacobian is held as its non-zeros (16-24 bytes each) up to this many; beyond,
@@ -74,7 +75,7 @@ class Check:
         scale = float(np.abs(row).max(initial=0.0))
         tol = np.array([self.atol + self.rtol * scale + 8 * EPS64 * scale])
         swept = sweep(fc, flat, y_shape, [np.array([j])], h, (np.zeros(1, np.int64), np.array([i]), np.array([j])),
-                      self.y0.reshape(-1), self.resolution.floor)
+                      self.y0.reshape(-1), self.resolution)
         verdict_of = judge(row[j:j + 1], tol, swept, self.resolution.eps)
         where = self.where(i, j)
         entry = Entry(analytic=float(row[j]), numeric=float(verdict_of.numeric[0]), abs_error=float(verdict_of.error[0]),

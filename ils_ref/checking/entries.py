@@ -47,7 +47,7 @@ import numpy as np
 from .calls import MAX_BATCH_ELEMENTS, Caller
 from .core import EPS64, FAIL, Judgement, Resolution, first_look, judge, row_sizes
 from .steps import shrink_until_finite, sweep
-from .screen import basis, probe_differences, probe_vectors, row_norms
+from .projections import basis, probe_differences, probe_vectors, row_norms
 from .steps import taken
 
 #: Most column groups; a sparsity pattern that needs more is compared column by column.
@@ -280,7 +280,7 @@ def compare_entries(fc, nonzeros, rows, flat, y_shape, centre, h, rtol, atol, rn
     d = cmp.steps()
     judgement, row, column, analytic = None, rows[r], first.star[g, r], first.analytic[g, r]
     if g.size:
-        swept_f = sweep(fc, flat, y_shape, groups, d, (g, row, column), centre, resolution.floor)
+        swept_f = sweep(fc, flat, y_shape, groups, d, (g, row, column), centre, resolution)
         judgement = judge(analytic, first.base[g, r], swept_f, resolution.eps)
         row, column, analytic, judgement = _localise(cmp, groups, g, row, column, analytic, judgement, centre)
     if cmp.shrunk:
@@ -317,7 +317,7 @@ def _localise(cmp, groups, g, row, column, analytic, judgement, centre):
         return row, column, analytic, judgement
     sets = [np.array([j]) for j in cols]
     new_row, new_col, new_a = cmp.rows[r], cols[s], look.analytic[s, r]
-    swept = sweep(cmp.fc, cmp.flat, cmp.y_shape, sets, cmp.steps(), (s, new_row, new_col), centre, cmp.resolution.floor)
+    swept = sweep(cmp.fc, cmp.flat, cmp.y_shape, sets, cmp.steps(), (s, new_row, new_col), centre, cmp.resolution)
     new = judge(new_a, look.base[s, r], swept, cmp.resolution.eps)
     if not np.any(new.status == FAIL):
         return row, column, analytic, judgement

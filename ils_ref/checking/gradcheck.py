@@ -254,8 +254,9 @@ def _resolution_of_f(fc: Caller, flat: np.ndarray, seed: int):
         floor = np.maximum(diff, np.abs(y0 - y2)).reshape(-1)
         notes.append(f"f is not deterministic at its last digits: calls at x differ by up to {ulps:.3g} units in the "
                      f"last place of its largest value; that much is added to the rounding term")
+    granularity = None
     if flat.size and y0.size:
-        noise = _measured_noise(fc, flat, y0, seed)
+        noise, granularity = _measured_noise(fc, flat, y0, seed)
         if np.any(noise > NOISY_ULPS * EPS64 * np.abs(y0.reshape(-1))):
             i = int(np.argmax(noise / np.maximum(np.abs(y0.reshape(-1)), np.finfo(float).tiny)))
             notes.append(f"f's values are off by more than float64's rounding of them (measured: {noise[i]:.2g} at "
@@ -271,7 +272,7 @@ def _resolution_of_f(fc: Caller, flat: np.ndarray, seed: int):
         notes.append(f"{why}: differences are rounded to {eps:.1e} relative, so an entry can be resolved to about "
                      f"{eps:.0e}/eps of f's scale over its Jacobian's; below that the verdict is inconclusive "
                      f"(raise eps and rtol for a float32 function)")
-    return y0, Resolution(eps=eps, floor=floor), notes
+    return y0, Resolution(eps=eps, floor=floor, granularity=granularity), notes
 
 
 def _measured_noise(fc: Caller, flat: np.ndarray, y0: np.ndarray, seed: int) -> np.ndarray:
@@ -283,7 +284,8 @@ def _measured_noise(fc: Caller, flat: np.ndarray, y0: np.ndarray, seed: int) -> 
     its fourth derivative, nothing; what is there is ``f``'s own error, up to 16
     times its size.  A sum over thousands of terms (an ELBO) is off by far more
     than ``ε·|f|``.  Returns a quarter of the largest, per flat output (0 where
-    ``f`` is not finite there).
+    ``f`` is not finite there), and the smallest change of each output seen
+    (its granularity is no coarser; inf where it did not change).
     """
     rng = np.random.default_rng([seed, 3])
     u = rng.choice([-1.0, 1.0], size=(2,) + flat.shape) * rng.uniform(0.5, 1.5, size=(2,) + flat.shape)
@@ -296,7 +298,9 @@ def _measured_noise(fc: Caller, flat: np.ndarray, y0: np.ndarray, seed: int) -> 
     with np.errstate(all="ignore"):
         fourth = values[:, 0] - 4 * values[:, 1] + 6 * centre - 4 * values[:, 2] + values[:, 3]
         fourth = np.where(np.isfinite(fourth), np.abs(fourth), 0.0)
-    return fourth.max(axis=0) / 4
+        change = np.abs(values - centre).reshape(8, -1)
+        finest = np.where(np.isfinite(change) & (change > 0), change, np.inf).min(axis=0)
+    return fourth.max(axis=0) / 4, finest
 
 
 #: The relative step of the noise probe (_measured_noise): 450 ulps or more of x, far below any curvature.

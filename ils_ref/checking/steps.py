@@ -67,13 +67,13 @@ def shrink_until_finite(evaluate, count: int, select=None):
     return plus, minus, scale
 
 
-def sweep(fc, flat: np.ndarray, y_shape: tuple, sets: list, d: np.ndarray, entries, centre, floor) -> Sweep:
+def sweep(fc, flat: np.ndarray, y_shape: tuple, sets: list, d: np.ndarray, entries, centre, resolution) -> Sweep:
     """``f`` at ``x ± s·D_g`` for the column sets ``sets`` (``D_g = Σ_{j∈g} d_j e_j``), read at ``entries``.
 
     ``entries = (set, row, column)`` arrays name the values wanted: output
     ``row`` along set ``set``, whose step is column ``column``'s.  Returns a
     :class:`~ils_ref.checking.core.Sweep` over those entries (``centre`` is
-    ``f(x)`` flattened, ``floor`` f's absolute error per output).  Sets are
+    ``f(x)`` flattened, ``resolution`` f's :class:`~ils_ref.checking.core.Resolution`).  Sets are
     evaluated a few at a time, so memory stays within :data:`SWEEP_VALUES`.
     """
     g_of, row, col = entries
@@ -106,4 +106,6 @@ def sweep(fc, flat: np.ndarray, y_shape: tuple, sets: list, d: np.ndarray, entri
     x = flat[col][:, None]
     usable = steps >= MIN_ULPS * np.spacing(np.abs(x))
     width = np.where(usable, (x + steps) - (x - steps), np.nan)
-    return Sweep(plus=plus, minus=minus, centre=centre[row], width=width, floor=floor[row])
+    granularity = np.full(row.size, np.inf) if resolution.granularity is None else resolution.granularity[row]
+    return Sweep(plus=plus, minus=minus, centre=centre[row], width=width, floor=resolution.floor[row],
+                 granularity=granularity)
