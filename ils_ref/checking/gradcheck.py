@@ -183,6 +183,13 @@ def check_vjp(
     fc = Caller(inputs.f(f), "f", batched=batched)
     vc = Caller(inputs.vjp(vjp) if callable(vjp) else vjp, "vjp", batched=vjp_batched)
     flat = inputs.flat
+    h = relative_steps(flat, eps)
+    with np.errstate(over="ignore"):
+        beyond = ~(np.isfinite(flat + 1e3 * h) & np.isfinite(flat - 1e3 * h))
+    if beyond.any():
+        j = int(np.argmax(beyond))
+        raise ValueError(f"x = {flat[j]:.6g} at input index {inputs.index_of(j)} is too close to the largest float64: "
+                         f"x ± 1000·eps·|x| overflows; rescale x")
     y0, resolution, f_notes = _resolution_of_f(fc, flat, seed)
     inputs.y_shape = y0.shape
     fc.budget = vc.budget = None if max_evaluations is None else [int(max_evaluations)]
@@ -192,13 +199,6 @@ def check_vjp(
     if flat.size == 0 or y0.size == 0:
         return run.report("empty", PASS, "nothing to compare (an empty input or output)",
                           dict(max_abs_error=0.0, max_rel_error=0.0))
-    h = relative_steps(flat, eps)
-    with np.errstate(over="ignore"):
-        beyond = ~(np.isfinite(flat + 1e3 * h) & np.isfinite(flat - 1e3 * h))
-    if beyond.any():
-        j = int(np.argmax(beyond))
-        raise ValueError(f"x = {flat[j]:.6g} at input index {inputs.index_of(j)} is too close to the largest float64: "
-                         f"x ± 1000·eps·|x| overflows; rescale x")
     mode = "full" if full else "screen"
     try:
         run.linear = _linearity(vc, inputs, y0, seed, rtol)
