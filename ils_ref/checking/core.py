@@ -38,8 +38,8 @@ tolerance ``t = atol + rtol·R_i + floor``:
   within ``t``: the entry is verified to the tolerance (or ``a = 0`` and ``f``
   does not move at any step: constant, as far as float64 can tell);
 * **fail** — two steps of the *asymptotic regime* (the estimate moves at most
-  a third of what the ten-times-larger step's did, as an ``h²`` error does, or
-  within rounding), up to three apart, whose intervals agree with each other,
+  a third of what the ten-times-larger step's did, and so does the next, as an
+  ``h²`` error does; or it moves within rounding), up to three apart, whose intervals agree with each other,
   both exclude ``a`` by more than ``t``, and nothing contradicts them: no
   narrow interval holds ``a``, every asymptotic interval overlaps every other
   (two plateaus, say of a function flat at its last digits at small steps,
@@ -52,7 +52,7 @@ tolerance ``t = atol + rtol·R_i + floor``:
 
 A single step decides only a *pass*, and only with evidence
 (:func:`first_look`): within tolerance **and** a tolerance below the size of
-the row it checks.  A tolerance that exceeds the values checked (a derivative
+the row it checks, its rounding term no larger than the rest of it.  A tolerance that exceeds the values checked (a derivative
 of 1e-9 under a rounding term of 3e-9) proves nothing: such an entry gets the
 many-step verdict above.
 
@@ -113,15 +113,18 @@ def row_sizes(analytic, numeric, tol) -> np.ndarray:
 
 
 def first_look(analytic, numeric, tol, rounding, row_size) -> np.ndarray:
-    """Which values one step settles: within ``tol``, with ``tol`` below the size of their row.
+    """Which values one step settles: within ``tol``, with ``tol`` below the size of their row and its
+    rounding term no larger than the rest of it (``atol + rtol·R_i + floor``).
 
-    Arrays broadcast together (``row_size`` along the last axis).  A value
-    whose sides are both exactly 0 with no rounding (``f`` is 0 around ``x``)
-    is settled too.
+    A step whose rounding dominates the tolerance (``1e8 + sin(x)``: 0.36 at
+    ``h = 1e-6``) would pass a 10% error; such a value gets the many-step
+    verdict, where larger steps resolve it.  Arrays broadcast together
+    (``row_size`` along the last axis).  A value whose sides are both exactly
+    0 with no rounding (``f`` is 0 around ``x``) is settled too.
     """
     err = np.abs(analytic - numeric)
     exact = (err == 0) & (rounding == 0)
-    return (err <= tol) & ((tol < row_size) | exact)
+    return (err <= tol) & ((tol < row_size) & (rounding <= tol - rounding) | exact)
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,7 @@ class Judgement:
     numeric: np.ndarray  # the best estimate: from the narrowest interval
     width: np.ndarray  # that interval's half-width u
     step: np.ndarray  # its step
-    cause: np.ndarray  # "verified", "stable", "rounding", "truncation", "kink", "domain", "conflict", "flat", "few"
+    cause: np.ndarray  # "verified", "stable", "rounding", "truncation", "kink", "domain", "conflict", "flat", "noise", "few"
     error: np.ndarray  # |analytic - numeric|
     tol: np.ndarray
 
@@ -165,6 +168,9 @@ class Judgement:
                          f"(error {err:.2e}); f is not resolved as the bounds assume (flat at its last digits, "
                          f"or higher-order terms)"),
             "few": "too few usable steps to compare (f not finite, or x's float64 spacing)",
+            "noise": (f"no step resolves this entry: where the interval would be narrow enough (step {step:.1e}), "
+                      f"f moves by less than its own noise (the steps are too large for f, an oscillation say, "
+                      f"or f's error is that large)"),
             "flat": ("f does not change at any step, though it is not 0, nor does its output near x: its changes are below "
                      "its own rounding (1 + 1e-15 is a float64 number only to the nearest 2e-16), so no step can "
                      "resolve this entry"),
@@ -194,7 +200,8 @@ def judge(analytic, tol, sweep: Sweep, eps: float) -> Judgement:
         moved = np.minimum(np.where(usable & (diff != 0), np.abs(diff), np.inf).min(axis=1), sweep.granularity)
         quantum = np.where(flat, moved, 0.0)
         granular = np.where(values > 0, quantum[:, None], 0.0)  # (f exactly 0 on both sides is exact)
-        rounding = (ROUNDING_FACTOR * eps * values + 4 * sweep.floor[:, None] + granular) / w
+        noise = ROUNDING_FACTOR * eps * values + 4 * sweep.floor[:, None] + granular  # of the difference plus - minus
+        rounding = noise / w
         gap = np.abs((plus - sweep.centre[:, None]) - (sweep.centre[:, None] - minus)) / (w / 2)
         # the next step has a hundredth of the h² term; twice the difference also covers higher orders
         truncation = TRUNCATION_FACTOR * np.abs(est - _shift(est, 1, np.nan))
@@ -208,11 +215,17 @@ def judge(analytic, tol, sweep: Sweep, eps: float) -> Judgement:
     # Only steps in the asymptotic regime may exclude: the difference to the next step fell at least
     # threefold from the previous one (truncation ~ h²), or it is within rounding.  At steps far too
     # large, estimates of an oscillating f can agree with each other by accident (both about 0).
+    # The fall must go on at the next step: estimates that alias an oscillation (sin at 1e15, where no
+    # step is small against its period) scatter like 1/h, and one pair of them may fall by chance.
     change = truncation / TRUNCATION_FACTOR
     with np.errstate(invalid="ignore"):
         falling = change <= ASYMPTOTIC_RATIO * np.concatenate([np.full((count, 1), np.nan), change[:, :-1]], axis=1)
-    asymptotic = falling | (change <= rounding)
-    excludes = ~holds & np.isfinite(u) & asymptotic
+    within = change <= rounding
+    asymptotic = within | falling & (_shift(falling, 1, False) | _shift(within, 1, False))
+    # ... and only a step that sees f move by more than its noise (or not at all): a difference below
+    # f's noise is no estimate, however small the quotient by a huge step makes its interval
+    significant = (np.abs(diff) > noise) | still
+    excludes = ~holds & np.isfinite(u) & asymptotic & significant
     # Proof: two excluding steps (up to three apart) whose intervals overlap, i.e. agree with each other.
     proven = np.zeros(count, bool)
     for k in (1, 2, 3):
@@ -224,9 +237,10 @@ def judge(analytic, tol, sweep: Sweep, eps: float) -> Judgement:
     # estimates contradicts them (two plateaus: f flat at its last digits at small steps, say).
     distance = np.where(excludes, err, np.inf).min(axis=1)
     contradicted = (holds & (u + t < 0.5 * distance[:, None])).any(axis=1)
-    # If the bounds hold, every asymptotic interval holds the true value: two disjoint ones mean they
-    # do not (f's own error is above the rounding model), and nothing is proven.
-    steady = asymptotic & np.isfinite(u)
+    # If the bounds hold, every asymptotic interval holds the true value (counting a single fall too):
+    # two disjoint ones mean they do not (two plateaus: f flat at its last digits at small steps, say),
+    # and nothing is proven.
+    steady = (within | falling) & significant & np.isfinite(u)
     with np.errstate(invalid="ignore"):
         lowest_top = np.where(steady, est + u, np.inf).min(axis=1)
         highest_bottom = np.where(steady, est - u, -np.inf).max(axis=1)
@@ -240,14 +254,17 @@ def judge(analytic, tol, sweep: Sweep, eps: float) -> Judgement:
     status[verified & ~proven] = PASS
     status[proven & ~verified & ~contradicted] = FAIL
     rows = np.arange(count)
-    pick = np.where(verified, np.argmin(np.where(narrow, u, np.inf), axis=1), np.argmin(u, axis=1))
+    informative = np.where(significant, u, np.inf)
+    pick = np.where(verified, np.argmin(np.where(narrow, u, np.inf), axis=1),
+                    np.where(np.isfinite(informative).any(axis=1), np.argmin(informative, axis=1), np.argmin(u, axis=1)))
     best = u[rows, pick]
     finite = np.isfinite(best)
     parts = np.stack([rounding[rows, pick], truncation[rows, pick], kink[rows, pick]])
     limited = np.array(["rounding", "truncation", "kink"], dtype=object)[np.argmax(np.nan_to_num(parts, nan=np.inf), axis=0)]
     domain = (np.isfinite(w) & ~usable).any(axis=1)
     never_moved = flat & ~np.isfinite(moved)
-    cause = np.where(never_moved, "flat", np.where(~finite, "few", np.where(proven & (verified | contradicted), "conflict", np.where(domain & (limited != "kink"), "domain", limited))))
+    unseen = ~significant[rows, pick] & (best <= t[:, 0])
+    cause = np.where(never_moved, "flat", np.where(unseen, "noise", np.where(~finite, "few", np.where(proven & (verified | contradicted), "conflict", np.where(domain & (limited != "kink"), "domain", limited)))))
     cause = np.where(status == PASS, "verified", np.where(status == FAIL, "stable", cause))
     numeric = np.where(finite, est[rows, pick], np.nan)
     return Judgement(status=status, numeric=numeric, width=best, step=(w[rows, pick] / 2), cause=cause,
