@@ -5,10 +5,11 @@ at step ``h`` is only an *estimate* of a Jacobian entry; this module says when
 the estimates are evidence, and decides the verdict from the evidence.
 
 **1. Linearity** (:func:`linearity`).  Before any finite difference:
-``vjp(λ·dy) = λ·vjp(dy)`` for powers of two ``λ`` (one negative), which
-rounding meets exactly, ``vjp(a·dy₁ + b·dy₂) = a·vjp(dy₁) + b·vjp(dy₂)`` on
-random signed cotangents whose entries span six decades, and a repeated call
-gives the same answer.  A VJP that clips, cubes, normalises or thresholds
+``vjp(λ·dy) = λ·vjp(dy)`` for powers of two ``λ`` (one negative, one that
+makes every entry tiny), which rounding meets exactly,
+``vjp(a·dy₁ + b·dy₂) = a·vjp(dy₁) + b·vjp(dy₂)`` on random signed cotangents
+whose entries span six decades, the same for the two sparse halves of one, and
+a repeated call gives the same answer.  A VJP that clips, cubes, normalises or thresholds
 ``dy``, or that changes between calls, fails here: the entry-by-entry
 comparison probes only basis cotangents ``e_i`` and cannot see it.
 
@@ -275,7 +276,7 @@ def judge(analytic, tol, sweep: Sweep, eps: float) -> Judgement:
 class Linearity:
     """The linearity and repeatability of ``vjp``: ``problem`` is ``None`` when they hold."""
 
-    problem: str | None  # "scale", "linear", "repeat" or "consistent"
+    problem: str | None  # "scale", "linear", "sparse", "repeat" or "consistent"
     index: int  # flat input index of the worst violation
     error: float
     tolerance: float
@@ -293,7 +294,10 @@ class Linearity:
                       f"normalise, threshold, take the sign of or raise dy to a power"),
             "repeat": (f"vjp is not repeatable: two calls with the same dy differ by {self.error:.3g} at input index "
                        f"{where} (tolerance {self.tolerance:.2g}); it must not depend on earlier calls"),
-            "linear": (f"vjp is not linear in dy: vjp(a·dy₁ + b·dy₂) differs from a·vjp(dy₁) + b·vjp(dy₂) by "
+            "sparse": (f"vjp is not linear in dy: the vjp of a cotangent differs from the sum of the vjps of its two "
+                   f"halves (each zero on a random half of the outputs) by {self.error:.3g} at input index {where} "
+                   f"(tolerance {self.tolerance:.2g}); a VJP is Jᵀdy, whatever entries of dy are zero"),
+        "linear": (f"vjp is not linear in dy: vjp(a·dy₁ + b·dy₂) differs from a·vjp(dy₁) + b·vjp(dy₂) by "
                        f"{self.error:.3g} at input index {where} (tolerance {self.tolerance:.2g}); a VJP is Jᵀdy, "
                        f"so it may not clip, normalise, threshold or raise dy to a power"),
             "consistent": (f"vjp(dy) differs from Σ_i dy_i·vjp(e_i) by {self.error:.3g} at input index {where} "
@@ -303,25 +307,31 @@ class Linearity:
 
 
 #: Cotangent scales of the homogeneity test: powers of two, so that a linear VJP's rounding scales
-#: exactly and any difference is the VJP's, not rounding's; one negative (``max(dy, 0)`` fails it).
-SCALES = (-1024.0, 2.0 ** -10)
+#: exactly and any difference is the VJP's, not rounding's; one negative (``max(dy, 0)`` fails it), one
+#: that brings every entry below 1e-9 (a VJP that drops small cotangents fails it).
+SCALES = (-4.0, 2.0 ** -30)
+#: An absolute floor of every linearity tolerance: subnormal results are not rounded relative to their size.
+SUBNORMAL = 64 * float(np.finfo(np.float64).tiny)
 
 
-def linearity(v1, v2, v12, scaled, again, a: float, b: float, dy_size: float, f_size: float, rtol: float,
-              eps: float) -> Linearity:
+def linearity(v1, v2, v12, scaled, parts, again, a: float, b: float, dy_size: float, f_size: float,
+              rtol: float, eps: float) -> Linearity:
     """``vjp`` is linear in ``dy`` and repeatable: the module docstring's part 1.
 
     ``v1 = vjp(dy₁)``, ``v2 = vjp(dy₂)``, ``v12 = vjp(a·dy₁ + b·dy₂)``,
-    ``scaled[k] = vjp(SCALES[k]·dy₁)`` and ``again`` a second ``vjp(dy₁)``.
+    ``scaled[k] = vjp(SCALES[k]·dy₁)``, ``parts = (vjp(dy₁ ⊙ mask),
+    vjp(dy₁ ⊙ (1 - mask)))`` for a random half of the outputs, and ``again``
+    a second ``vjp(dy₁)``.
 
     * **Homogeneity** ``vjp(λ·dy) = λ·vjp(dy)`` for the powers of two
       :data:`SCALES`: floating-point rounding scales exactly by a power of two,
       so a linear VJP meets it to a few ulps whatever its conditioning;
       a VJP that clips, cubes, normalises, thresholds or takes the sign of
       ``dy`` does not.
-    * **Additivity** and **repeatability**, within ``max(rtol, 64ε)`` of the
-      size of the terms (and of the largest), plus ``64ε·max|dy|·max|f|``:
-      a VJP's intermediate sums (``y·(dy - Σ y·dy)`` for softmax) are rounded
+    * **Additivity** (of two dense cotangents, and of the two sparse halves of
+      one) and **repeatability**, within ``max(rtol, 64ε)`` of the size of the
+      terms (and of the largest), plus ``64ε·max|dy|·max|f|``: a VJP's
+      intermediate sums (``y·(dy - Σ y·dy)`` for softmax) are rounded
       relative to ``|f|·|dy|``, not to the result.
     """
     for lam, got in zip(SCALES, scaled):  # 64 ulps of the largest entry: rounding scales exactly
@@ -329,18 +339,25 @@ def linearity(v1, v2, v12, scaled, again, a: float, b: float, dy_size: float, f_
         if not found.ok:
             return found
     floor = 64 * eps * dy_size * f_size
-    return agreement((("repeat", again, v1), ("linear", v12, a * v1 + b * v2)),
-                     np.abs(a * v1) + np.abs(b * v2) + np.abs(v12), rtol, eps, floor)
+    found = agreement((("repeat", again, v1), ("linear", v12, a * v1 + b * v2)),
+                      np.abs(a * v1) + np.abs(b * v2) + np.abs(v12), rtol, eps, floor)
+    if not found.ok:
+        return found
+    return agreement((("sparse", parts[0] + parts[1], v1),), np.abs(parts[0]) + np.abs(parts[1]) + np.abs(v1),
+                     rtol, eps, floor)
 
 
 def agreement(pairs, size, rtol: float, eps: float, floor: float) -> Linearity:
     """The first of ``(problem, got, expected)`` off by more than ``max(rtol, 64ε)·(size + max size) + floor``."""
-    tol = max(rtol, 64 * eps) * (size + size.max(initial=0.0)) + floor
+    with np.errstate(over="ignore", invalid="ignore"):
+        tol = max(rtol, 64 * eps) * (size + size.max(initial=0.0)) + floor + SUBNORMAL
     for problem, got, expected in pairs:
-        err = np.abs(got - expected)
+        with np.errstate(over="ignore", invalid="ignore"):
+            err = np.abs(got - expected)
         over = err > tol
         if over.any():
-            j = int(np.argmax(np.where(over, err / np.where(tol > 0, tol, 1.0), 0.0)))
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                j = int(np.argmax(np.where(over, err / tol, 0.0)))
             return Linearity(problem, j, float(err[j]), float(tol[j]))
     return Linearity(None, -1, 0.0, float(tol.max(initial=0.0)))
 

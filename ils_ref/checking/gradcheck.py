@@ -320,19 +320,26 @@ def _float32_values(y: np.ndarray) -> bool:
 
 
 def _linearity(vc: Caller, inputs, y0, seed: int, rtol: float) -> Linearity:
-    """:func:`ils_ref.checking.core.linearity` on seeded signed cotangents whose entries span six decades."""
+    """:func:`ils_ref.checking.core.linearity` on seeded signed cotangents whose entries span six decades.
+
+    Their entries are at most 4 in magnitude (with the scale -4), so that the
+    VJP of a function whose Jacobian is near the largest float64 does not
+    overflow on the checker's own cotangents.
+    """
     rng = np.random.default_rng([seed, 2])
     m, y_shape = y0.size, y0.shape
-    dy1, dy2 = (rng.choice([-1.0, 1.0], size=m) * 10.0 ** rng.uniform(-3, 3, size=m) for _ in range(2))
+    dy1, dy2 = (rng.choice([-1.0, 1.0], size=m) * 10.0 ** rng.uniform(-6, 0, size=m) for _ in range(2))
     a, b = rng.choice([-1.0, 1.0], size=2) * rng.uniform(0.5, 2.0, size=2)
-    cots = np.stack([dy1, dy2, a * dy1 + b * dy2] + [lam * dy1 for lam in SCALES])
-    names = ("dy₁", "dy₂", "a·dy₁ + b·dy₂") + tuple(f"{lam:g}·dy₁" for lam in SCALES)
+    mask = rng.permutation(m) < m // 2  # a random half of the outputs (none when m = 1: vjp(0) must be 0)
+    cots = np.stack([dy1, dy2, a * dy1 + b * dy2, dy1 * mask, dy1 * ~mask] + [lam * dy1 for lam in SCALES])
+    names = ("dy₁", "dy₂", "a·dy₁ + b·dy₂", "dy₁ on half the outputs", "dy₁ on the other half") + tuple(
+        f"{lam:g}·dy₁" for lam in SCALES)
     v = vc.map(len(cots), lambda lo, hi: cots[lo:hi].reshape((hi - lo,) + y_shape), inputs.flat.shape,
                lambda i: f"{names[i]} (linearity check)")
     again = vc.map(1, lambda lo, hi: dy1.reshape((1,) + y_shape), inputs.flat.shape,  # a call of its own
                    lambda i: "dy₁ again (repeatability check)")[0]
     inputs.linearity_probe = (dy1, v[0])  # for the consistency of the full Jacobian with vjp(dy₁)
-    return linearity(v[0], v[1], v[2], v[3:], again, float(a), float(b), float(np.abs(cots[2]).max()),
+    return linearity(v[0], v[1], v[2], v[5:], (v[3], v[4]), again, float(a), float(b), float(np.abs(cots[2]).max()),
                      float(np.abs(y0).max(initial=0.0)), rtol, inputs.vjp_eps)
 
 

@@ -134,7 +134,7 @@ def test_check_vjp_passes_softmax_with_constant_calls():
     assert report.ok and report.mode == "screen" and report.n_compared == 4 * 3 * 3
     # 2 at x (determinism), 8 for f's noise, x ± D, D/2, D/4 and D/8 for 3 probes
     assert f.calls == report.f_calls == 2 + 8 + 3 * 8
-    assert vjp.calls == report.vjp_calls == 6 + 4 * 3  # the linearity check's 6, then 3 cotangents × 4 blocks
+    assert vjp.calls == report.vjp_calls == 8 + 4 * 3  # the linearity check's 8, then 3 cotangents × 4 blocks
     assert report.relative_resolution <= 1e-6
     def vjp_stacked(x, dy):  # dy of shape (B,) + x.shape
         return softmax_backward(dy, np.broadcast_to(softmax(x), dy.shape))

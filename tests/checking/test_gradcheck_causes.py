@@ -242,8 +242,8 @@ def test_max_evaluations_caps_the_work():
     x = np.linspace(-1, 1, 50)
     report = check_vjp(np.sin, lambda x, dy: -dy * np.cos(x), x, max_evaluations=20)
     assert report.verdict == "inconclusive" and "max_evaluations=20" in report.reason
-    assert report.f_calls + report.vjp_calls <= 20 + 2
-    assert check_vjp(np.sin, lambda x, dy: dy * np.cos(x), x, max_evaluations=40).verdict == "pass"
+    assert report.f_calls + report.vjp_calls <= 20 + 10  # + the calls that measure f at x (2, and 8 for its noise)
+    assert check_vjp(np.sin, lambda x, dy: dy * np.cos(x), x, max_evaluations=50).verdict == "pass"
 
 
 # ---------------------------------------------------------------- several inputs
