@@ -170,10 +170,6 @@ class Comparison:
             # entry that inflates its row's scale cannot pass itself (|a - n| ~ |a| >> rtol·|a|).
             self.row_scale = np.abs(analytic).max(axis=0, initial=0.0)
             self.floor = 8 * EPS64 * float(self.row_scale.max(initial=0.0))
-            # An output that does not move at all along any column, with an all-zero analytic row, is
-            # judged against the largest row: a constant output, as far as float64 can tell.
-            constant = np.all(plus == minus, axis=0) & (self.row_scale == 0)
-            self.row_scale = np.where(constant, self.row_scale.max(initial=0.0), self.row_scale)
         base = np.broadcast_to(self.atol + self.rtol * self.row_scale[None, :] + self.floor, analytic.shape)
         with np.errstate(over="ignore", invalid="ignore"):
             tol = np.where(np.isfinite(rounding), base + rounding, np.inf)

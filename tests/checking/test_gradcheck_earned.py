@@ -47,6 +47,19 @@ def test_a_saturated_softmax_row_is_never_passed_on_its_rounding(full, x):
     assert correct.verdict == "inconclusive" and "rounding" in correct.reason, correct
 
 
+@pytest.mark.parametrize("full", [False, True])
+def test_an_output_that_never_moves_is_not_verified_whatever_the_vjp(full):
+    # 1e20 + x does not move at any step float64 can take (its spacing is 16,384): a zero VJP passed,
+    # as "constant as far as float64 can tell", and the correct one did not.  Neither can be verified.
+    f = lambda x: 1e20 + x  # noqa: E731
+    x = np.array([0.1, -0.2, 0.3])
+    for vjp in (lambda x, dy: 0 * dy, lambda x, dy: dy):
+        report = check_vjp(f, vjp, x, full=full)
+        assert report.verdict == "inconclusive" and "does not change at any step" in report.reason, report
+    # softmax over a single category is constant too: nothing to verify, said so
+    assert check_vjp(softmax, softmax_vjp, np.array([[0.3]]), full=full).verdict == "inconclusive"
+
+
 # ---------------------------------------------------------------- linearity
 
 

@@ -71,7 +71,7 @@ def test_normalize_backward_matches_numerical_jacobian(z):
     assert_backward_matches_fd(normalize, vjp_stacked, z)
 
 
-@given(float_arrays(shapes(), 0.1, 10.0))
+@given(float_arrays(shapes(min_k=2), 0.1, 10.0))  # one entry: h(z) = 1, a constant output, "inconclusive"
 def test_normalize_backward_passes_check_vjp(z):
     assert_vjp(normalize, _vjp, z)
 

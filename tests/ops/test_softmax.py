@@ -138,7 +138,7 @@ def test_softmax_backward_is_never_failed_by_check_vjp(x):
         assert report.verdict != "fail", report
 
 
-@given(float_arrays(shapes(), -4.0, 4.0))
+@given(float_arrays(shapes(min_k=2), -4.0, 4.0))  # one category: a constant output, "inconclusive"
 def test_softmax_backward_passes_check_vjp(x):
     assert_vjp(softmax, _softmax_vjp, x)
     assert_vjp(log_softmax, _log_softmax_vjp, x)
