@@ -146,7 +146,7 @@ class Caller:
             return self._map_tolerant(count, make, shape, describe, out)
         if not self.batched:
             for i in range(count):
-                out[i] = self.call(make(i, i + 1)[0], shape, f"for {describe(i)}", finite)
+                out[i] = self.call(make(i, i + 1)[0, ...], shape, f"for {describe(i)}", finite)  # 0-d stays an array
             return out
         chunk = self._chunk(make, shape)
         for lo in range(0, count, chunk):
@@ -183,7 +183,7 @@ class Caller:
                         out[lo:hi] = as_output(self._raw(pts, fresh=True), self.name, (hi - lo,) + shape,
                                                f"for a batch from {describe(lo)}", False, copy=False)
                     else:
-                        out[lo] = as_output(self._raw(pts[0], fresh=True), self.name, shape, f"for {describe(lo)}", False)
+                        out[lo] = as_output(self._raw(pts[0, ...], fresh=True), self.name, shape, f"for {describe(lo)}", False)
                 continue
             except UserFunctionError as exc:
                 if exc.__cause__ is None:
@@ -194,7 +194,7 @@ class Caller:
             for i in range(hi - lo):  # the batch raised: find the points that do, one call each
                 try:
                     with np.errstate(all="ignore"):
-                        out[lo + i] = as_output(self._raw(pts[i], fresh=True), self.name, shape, f"for {describe(lo + i)}", False)
+                        out[lo + i] = as_output(self._raw(pts[i, ...], fresh=True), self.name, shape, f"for {describe(lo + i)}", False)
                 except UserFunctionError as exc:
                     if exc.__cause__ is None:
                         raise

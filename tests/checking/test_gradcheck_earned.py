@@ -271,3 +271,15 @@ def test_rounding_level_non_determinism_of_f_is_measured_not_raised():
     with pytest.raises(ValueError, match="not deterministic"):  # randomness is still refused
         noisy = np.random.default_rng(10)
         check_vjp(lambda x: np.sin(x) + 1e-6 * noisy.normal(size=x.shape), lambda x, dy: dy * np.cos(x), np.ones(3))
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_a_scalar_output_gets_its_cotangent_as_an_array(full):
+    # dy for a scalar f reached vjp as numpy.float64, not a 0-d array: torch.from_numpy(dy) raised,
+    # and every correct torch VJP of a scalar output (norm, det, a loss) was failed.
+    def vjp(x, dy):
+        assert isinstance(dy, np.ndarray) and dy.shape == (), type(dy)
+        return dy * 2 * x
+
+    report = check_vjp(lambda x: np.sum(x * x), vjp, np.linspace(-1, 1, 5), full=full)
+    assert report.verdict == "pass", report
