@@ -183,8 +183,13 @@ def _shift(a: np.ndarray, k: int, fill) -> np.ndarray:
     return np.concatenate([a[:, k:], np.full((a.shape[0], k), fill, dtype=a.dtype)], axis=1)
 
 
-def judge(analytic, tol, sweep: Sweep, eps: float) -> Judgement:
-    """The many-step verdict on every entry (module docstring, part 3), vectorised over entries."""
+def judge(analytic, tol, size, sweep: Sweep, eps: float) -> Judgement:
+    """The many-step verdict on every entry (module docstring, part 3), vectorised over entries.
+
+    ``tol`` is each entry's tolerance without rounding, ``size`` the size of
+    its row: a pass needs a tolerance below it (``atol = 1e300`` verifies
+    nothing), or an exact match.
+    """
     plus, minus, w = sweep.plus, sweep.minus, sweep.width
     count = plus.shape[0]
     usable = np.isfinite(w) & np.isfinite(plus) & np.isfinite(minus)
@@ -233,7 +238,8 @@ def judge(analytic, tol, sweep: Sweep, eps: float) -> Judgement:
         with np.errstate(invalid="ignore"):
             overlap = np.abs(est - _shift(est, k, np.nan)) <= u + _shift(u, k, np.inf)
         proven |= (excludes & _shift(excludes, k, False) & overlap).any(axis=1)
-    verified = narrow.any(axis=1)
+    meaningful = (t < np.asarray(size, dtype=float)[:, None]) | (err == 0) & (u == 0)
+    verified = (narrow & meaningful).any(axis=1)
     # A step that holds `analytic` with an interval much narrower than its distance from the excluding
     # estimates contradicts them (two plateaus: f flat at its last digits at small steps, say).
     distance = np.where(excludes, err, np.inf).min(axis=1)

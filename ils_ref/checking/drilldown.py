@@ -76,7 +76,7 @@ class Check:
         tol = np.array([self.atol + self.rtol * scale + 8 * EPS64 * scale])
         swept = sweep(fc, flat, y_shape, [np.array([j])], h, (np.zeros(1, np.int64), np.array([i]), np.array([j])),
                       self.y0.reshape(-1), self.resolution)
-        verdict_of = judge(row[j:j + 1], tol, swept, self.resolution.eps)
+        verdict_of = judge(row[j:j + 1], tol, np.array([scale]), swept, self.resolution.eps)
         where = self.where(i, j)
         entry = Entry(analytic=float(row[j]), numeric=float(verdict_of.numeric[0]), abs_error=float(verdict_of.error[0]),
                       rel_error=_relative(float(verdict_of.error[0]), float(verdict_of.numeric[0])),

@@ -180,6 +180,11 @@ class Comparison:
         return Look(analytic=analytic, numeric=numeric, tol=tol, base=base, rounding=rounding, star=star,
                     plus=plus, minus=minus, settled=settled)
 
+    @property
+    def size(self) -> np.ndarray:
+        """Each row's size: its largest value, analytic or agreed on at the first step."""
+        return np.maximum(self.row_size, self.row_scale)
+
     def steps(self) -> np.ndarray:
         """Every column's first step, shrunk where ``f`` left its domain."""
         d = self.d.copy()
@@ -277,7 +282,7 @@ def compare_entries(fc, nonzeros, rows, flat, y_shape, centre, h, rtol, atol, rn
     judgement, row, column, analytic = None, rows[r], first.star[g, r], first.analytic[g, r]
     if g.size:
         swept_f = sweep(fc, flat, y_shape, groups, d, (g, row, column), centre, resolution)
-        judgement = judge(analytic, first.base[g, r], swept_f, resolution.eps)
+        judgement = judge(analytic, first.base[g, r], cmp.size[r], swept_f, resolution.eps)
         row, column, analytic, judgement = _localise(cmp, groups, g, row, column, analytic, judgement, centre)
     if cmp.shrunk:
         j, factor = min(cmp.shrunk.items(), key=lambda t: t[1])
@@ -314,7 +319,7 @@ def _localise(cmp, groups, g, row, column, analytic, judgement, centre):
     sets = [np.array([j]) for j in cols]
     new_row, new_col, new_a = cmp.rows[r], cols[s], look.analytic[s, r]
     swept = sweep(cmp.fc, cmp.flat, cmp.y_shape, sets, cmp.steps(), (s, new_row, new_col), centre, cmp.resolution)
-    new = judge(new_a, look.base[s, r], swept, cmp.resolution.eps)
+    new = judge(new_a, look.base[s, r], cmp.size[r], swept, cmp.resolution.eps)
     if not np.any(new.status == FAIL):
         return row, column, analytic, judgement
     keep = ~np.isin(g, chosen)

@@ -172,6 +172,8 @@ def check_vjp(
     )
     if eps < 8 * EPS64:
         raise ValueError(f"eps={eps:g} is too small: x ± eps·max(|x|, 1) rounds to (almost) x; use about 1e-6")
+    if rtol >= 1:
+        raise ValueError(f"rtol={rtol:g} must be below 1: it is the relative error an entry may have")
     if eps > 0.1:
         raise ValueError(f"eps={eps:g} is too large: it is a relative step, h = eps·max(|x|, 1); use about 1e-6")
     if n_probes > MAX_PROBES:

@@ -18,11 +18,10 @@ class Inputs:
     """
 
     def __init__(self, x, wrt):
-        self.multi = isinstance(x, (tuple, list))
+        self.multi = isinstance(x, tuple)  # a list is array_like, like any nested sequence of numbers
         arrays = list(x) if self.multi else [x]
         if self.multi and not arrays:
             raise ValueError("x is an empty tuple: give at least one input array")
-        self.arrays = [checked(**{f"x[{k}]" if self.multi else "x": ("real", a)}) for k, a in enumerate(arrays)]
         if wrt is None:
             wrt = tuple(range(len(arrays)))
         elif not self.multi:
@@ -34,6 +33,9 @@ class Inputs:
                     isinstance(k, (int, np.integer)) and not isinstance(k, bool) and 0 <= k < len(arrays) for k in wrt):
                 raise ValueError(f"wrt must name distinct inputs among 0..{len(arrays) - 1}, got {wrt!r}")
         self.wrt = tuple(int(k) for k in wrt)
+        # the inputs checked are float64; those held fixed are passed as given (integer labels stay integers)
+        self.arrays = [checked(**{f"x[{k}]" if self.multi else "x": ("real", a)}) if k in self.wrt
+                       else np.array(a, copy=True) for k, a in enumerate(arrays)]
         sizes = [self.arrays[k].size for k in self.wrt]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
         self.flat = np.concatenate([self.arrays[k].reshape(-1) for k in self.wrt]) if sizes else np.zeros(0)

@@ -322,6 +322,8 @@ def test_low_precision_f_gets_a_note():
     "kwargs, exc",
     [
         (dict(rtol=-1.0), ValueError),
+        (dict(rtol=1e308), ValueError),  # a RuntimeWarning from deep inside, before
+        (dict(rtol=1.0), ValueError),
         (dict(atol=np.nan), ValueError),
         (dict(n_probes=0), ValueError),
         (dict(n_probes=2.5), TypeError),

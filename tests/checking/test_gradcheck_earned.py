@@ -283,3 +283,42 @@ def test_a_scalar_output_gets_its_cotangent_as_an_array(full):
 
     report = check_vjp(lambda x: np.sum(x * x), vjp, np.linspace(-1, 1, 5), full=full)
     assert report.verdict == "pass", report
+
+
+@pytest.mark.parametrize("full", [False, True])
+@pytest.mark.parametrize("f, vjp, x", [
+    (np.sin, lambda x, dy: np.cos(x) * dy, np.array([1e15, 1e18, 1e300])),  # every step aliases sin's period
+    (np.reciprocal, lambda x, dy: -dy / x**2, np.array([1e-20, 2.0])),  # every step straddles the pole
+], ids=["sin at 1e15", "1/x at 1e-20"])
+def test_no_step_that_fits_f_is_no_proof(f, vjp, x, full):
+    # Both were "fail": the estimates at steps far too large for f agreed with each other (about 0,
+    # or 1/h) and excluded the analytic value.  Where f moves by less than its own noise, or no step
+    # is in the asymptotic regime, nothing is proven.
+    report = check_vjp(f, vjp, x, full=full)
+    assert report.verdict == "inconclusive", report
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_a_tolerance_above_the_values_checked_verifies_nothing(full):
+    # atol = 1e300 let a VJP off by a factor 2 pass: a tolerance larger than every entry is no check.
+    report = check_vjp(np.sin, lambda x, dy: 2 * np.cos(x) * dy, np.linspace(0, 1, 5), atol=1e300, full=full)
+    assert report.verdict == "inconclusive", report
+
+
+def test_a_list_is_an_array_and_inputs_held_fixed_keep_their_dtype():
+    # a list x was taken for a tuple of scalar inputs; an integer input held fixed (labels) was cast
+    # to float64, so f could not index with it
+    report = check_vjp(np.sin, lambda x, dy: np.cos(x) * dy, [0.1, 0.2, 0.3])
+    assert report.verdict == "pass" and report.input_shape == (3,), report
+    labels = np.array([0, 2, 1])
+
+    def f(logits, labels):
+        return logits[np.arange(labels.size), labels]
+
+    def vjp(logits, labels, dy):
+        dx = np.zeros_like(logits)
+        dx[np.arange(labels.size), labels] = dy
+        return dx, np.zeros(labels.shape)
+
+    logits = np.random.default_rng(11).normal(size=(3, 4))
+    assert check_vjp(f, vjp, (logits, labels), wrt=0, full=True).verdict == "pass"
