@@ -93,13 +93,17 @@ class Check:
                       n_failed=int(verdict == FAIL))
         return self.report("screen+bisection", verdict, reason, result, n_not_rechecked=int(verdict != FAIL))
 
-    def entries(self, h, mode) -> VJPReport:
-        """Every entry: the analytic Jacobian row by row, grouped differences, the many-step verdict."""
+    def entries(self, h, mode, max_groups=None, rows=None) -> VJPReport | None:
+        """Every entry (of the output ``rows``, default all): the analytic Jacobian row by row, grouped
+        differences, the many-step verdict.
+
+        ``None`` when the columns need more than ``max_groups`` groups (points of ``f``: two each).
+        """
         fc, vc, inputs, y0 = self.fc, self.vc, self.inputs, self.y0
         flat, y_shape = inputs.flat, y0.shape
         m, n = y0.size, flat.size
         rng = np.random.default_rng([self.seed, 1])
-        rows = np.arange(m)
+        rows = np.arange(m) if rows is None else np.asarray(rows)
         nonzeros = analytic_nonzeros(vc, rows, m, flat, y_shape, MAX_NONZEROS)
         if nonzeros is None:  # too many to hold: screen the rows, compare the failing ones
             rows, n_flagged = flag_rows(fc, vc, flat, y_shape, h, self.rtol, self.atol, rng, MAX_FLAGGED_ROWS,
@@ -124,7 +128,9 @@ class Check:
             if not linear.ok:
                 return self.report(mode, decide(linear, np.zeros(0)), linear.explain(inputs.index_of))
         res = compare_entries(fc, nonzeros, rows, flat, y_shape, y0.reshape(-1), h, self.rtol, self.atol, rng,
-                              resolution)
+                              resolution, max_groups)
+        if res is None:
+            return None
         self.notes += res.notes
         first, status = res.first, res.status
         verdict = decide(linear, status, res.not_rechecked)
@@ -159,6 +165,9 @@ class Check:
             reason = f"every entry verified ({what})"
             if rechecked:
                 reason += f"; {rechecked} at other steps (one step could not settle them)"
+        if mode == "screen+rows":
+            reason = (f"{self.screen.reason}; the {len(rows)} row(s) it left: "
+                      + (reason if verdict != PASS else f"every entry verified at steps that fit them ({what})"))
         result.update(n_failed=int(failed.size))
         return self.report(mode, verdict, reason, result, n_inconclusive=int(unsure.size), n_entries=len(rows) * n,
                            n_not_rechecked=res.not_rechecked)

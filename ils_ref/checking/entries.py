@@ -259,10 +259,16 @@ class Entries:
         return self.judgement.status if self.judgement is not None else np.zeros(0, dtype=object)
 
 
-def compare_entries(fc, nonzeros, rows, flat, y_shape, centre, h, rtol, atol, rng, resolution) -> Entries:
-    """Every entry of the rows ``rows`` of the Jacobian: the analytic ``nonzeros`` against ``f``."""
+def compare_entries(fc, nonzeros, rows, flat, y_shape, centre, h, rtol, atol, rng, resolution,
+                    max_groups=None) -> Entries | None:
+    """Every entry of the rows ``rows`` of the Jacobian: the analytic ``nonzeros`` against ``f``.
+
+    ``None`` if the columns need more than ``max_groups`` groups (two points of ``f`` each).
+    """
     cmp = Comparison(fc, nonzeros, rows, flat, y_shape, h, rtol, atol, rng, resolution)
     groups = colour_columns(cmp.rows_nz, cmp.cols_nz, flat.size)
+    if max_groups is not None and len(groups) > max_groups:
+        return None
     first = cmp.evaluate(groups)
     notes = []
     if len(groups) < flat.size:

@@ -48,6 +48,9 @@ DEFAULT_ATOL = 0.0
 #: cotangents; beyond, bisection names one wrong entry.
 FULL_AFTER_SCREEN_ROWS = 4096
 FULL_AFTER_SCREEN_VALUES = 1 << 27
+#: ... and as long as the columns fall into at most this many groups (two points of f each): a dense
+#: row of 10⁵ inputs would take 2·10⁵ points.
+FULL_AFTER_SCREEN_GROUPS = 4096
 #: Non-determinism of f accepted as rounding (MKL's lstsq at condition 1e3 differs between calls by
 #: 100 ulps): two calls at x may differ by this much relative to f's largest value.  More is randomness.
 JITTER = 1e-9
@@ -210,15 +213,19 @@ def check_vjp(
             return run.entries(h, "full")
         scr = screen(fc, vc, flat, y0.shape, h, rtol, atol, n_probes, seed, n_worst, resolution, inputs.vjp_eps)
         run.screen = scr
+        if scr.status == PASS and scr.hard_rows.size:  # the rows the screen left, entry by entry
+            return run.entries(h, "screen+rows", rows=scr.hard_rows)
         if scr.status == PASS:
             return run.report("screen", decide(run.linear, np.zeros(0)), scr.reason, scr.table)
         m, n = y0.size, flat.size
         if m <= FULL_AFTER_SCREEN_ROWS or (vjp_batched and m * n <= FULL_AFTER_SCREEN_VALUES):
-            return run.entries(h, "screen+full")
+            report = run.entries(h, "screen+full", max_groups=FULL_AFTER_SCREEN_GROUPS)
+            if report is not None:
+                return report
         if scr.status == FAIL:
             return run.bisection(h)
-        reason = (f"{scr.reason}; comparing every entry would take {m} vjp calls (full=True does; or raise rtol, "
-                  f"or pass vjp_batched=True so that more blocks are affordable)")
+        reason = (f"{scr.reason}; comparing every entry would take {m} vjp calls and up to {2 * n} points of f "
+                  f"(full=True does; or raise rtol, or pass vjp_batched=True so that more blocks are affordable)")
         return run.report("screen", decide(run.linear, np.zeros(0), not_rechecked=m * n), reason, scr.table)
     except UserFunctionError as exc:
         if exc.source == "f":  # the reference side failed: nothing to check against

@@ -133,6 +133,7 @@ class VJPReport:
             "screen+full": "random projections failed -> full Jacobian",
             "full": "full Jacobian (forced)",
             "screen+bisection": "random projections failed -> bisection to one entry",
+            "screen+rows": "random projections, and the rows they cannot resolve entry by entry",
             "empty": "nothing to compare",
         }.get(self.mode, self.mode)
 

@@ -40,17 +40,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from .calls import Caller
-from .projections import (Projections, block_cotangent, extrapolated, extrapolations, probe_differences,
+from .projections import (Z, Projections, block_cotangent, extrapolated, extrapolations, probe_differences,
                           probe_vectors, project, project_blocks)
 from .report import compare
 from .steps import taken
 
 #: Outputs per block of the screen's cotangents: the resolution is that of this many outputs.
 BLOCK = 256
-#: Cotangents per probe the screen may spend on blocks when vjp is called once per cotangent.
+#: Blocks per probe the screen affords whatever the size.
 MAX_BLOCKS = 16
-#: Values (cotangents × inputs) the screen may spend on blocks when vjp takes a stack of them.
-MAX_BLOCK_VALUES = 1 << 25
+#: Values (cotangents × inputs) the screen may spend on blocks.
+MAX_BLOCK_VALUES = 1 << 27
+#: Calls the screen may spend on blocks when vjp takes one cotangent at a time.
+MAX_BLOCK_CALLS = 3000
 @dataclass(frozen=True)
 class Screen:
     """What the screen found.  ``status``: ``"pass"``, ``"fail"`` (a projection disagrees) or ``"unresolved"``."""
@@ -64,6 +66,7 @@ class Screen:
     cotangents: tuple  # (dys, edges): cotangent a·p + B is dy_a on output block B (block_cotangent)
     displacements: np.ndarray  # (p, n)
     projections: Projections
+    hard_rows: np.ndarray  # flat outputs left to the entry-by-entry comparison
 
 
 def screen_steps(flat, h) -> np.ndarray:
@@ -100,11 +103,16 @@ MAX_WEIGHT = 1e150
 
 
 def blocks_for(m: int, n: int, n_probes: int, vjp_batched: bool) -> int:
-    """How many output blocks the screen can afford: enough for :data:`BLOCK` outputs each, within budget."""
+    """How many output blocks the screen can afford: enough for :data:`BLOCK` outputs each, within budget.
+
+    The budget is :data:`MAX_BLOCK_VALUES` values of cotangents and their VJPs (at least
+    :data:`MAX_BLOCKS` blocks), and :data:`MAX_BLOCK_CALLS` calls of a vjp that takes one at a time.
+    """
     wanted = max(1, math.ceil(m / BLOCK))
-    if vjp_batched:
-        return int(min(wanted, max(MAX_BLOCKS, MAX_BLOCK_VALUES // max(1, n_probes * max(n, m)))))
-    return int(min(wanted, MAX_BLOCKS))
+    affordable = max(MAX_BLOCKS, MAX_BLOCK_VALUES // max(1, n_probes * max(n, m)))
+    if not vjp_batched:
+        affordable = min(affordable, MAX_BLOCK_CALLS // n_probes)
+    return int(min(wanted, affordable))
 
 
 def screen(fc: Caller, vc: Caller, flat, y_shape, h, rtol, atol, n_probes, seed, n_worst, resolution,
@@ -120,6 +128,9 @@ def screen(fc: Caller, vc: Caller, flat, y_shape, h, rtol, atol, n_probes, seed,
     options = extrapolations(fc, flat, y_shape, disp, fp, fm, resolution)
     delta = options[0][0]
     dys *= row_weights(delta)
+    hard = hard_rows(fp, delta, options, rtol)
+    if hard.size <= MAX_HARD_ROWS:  # left to the entry-by-entry comparison (else the blocks say what they can)
+        dys[:, hard] = 0.0
     width = taken(flat, disp) / 2
     p = blocks_for(m, n, n_probes, vc.batched)
     edges = np.linspace(0, m, p + 1).astype(np.int64)
@@ -139,7 +150,9 @@ def screen(fc: Caller, vc: Caller, flat, y_shape, h, rtol, atol, n_probes, seed,
         relative = np.where(res == 0, 0.0, res / scale_b)
     target = np.maximum(rtol * scale_b, atol)
     finite = bool(np.isfinite(delta).all() and np.isfinite(options[1][0]).all())
-    hidden = np.all(delta == 0, axis=0) & np.any(fp != 0, axis=0)  # f_i moved by nothing, yet is not 0
+    hidden = np.zeros(m, bool)
+    if hard.size > MAX_HARD_ROWS:  # outputs that moved by nothing, yet are not 0
+        hidden = np.all(delta == 0, axis=0) & np.any(fp != 0, axis=0)
     evidence = (proj.tol < proj.size) | ((proj.tol == 0) & (proj.error == 0))
     if not finite:
         status, reason = "unresolved", "f is not finite at x ± D even at the smallest probe step"
@@ -158,9 +171,35 @@ def screen(fc: Caller, vc: Caller, flat, y_shape, h, rtol, atol, n_probes, seed,
     else:
         status, reason = "pass", (f"all {table['n_compared']} random projections agree; any single entry off by "
                                   f"more than {float(relative.max()):.1e} of its block's largest entry would have failed")
+    if hard.size and hard.size <= MAX_HARD_ROWS:
+        notes.append(f"{hard.size} output row(s) whose rounding the screen cannot resolve to rtol (first: flat output "
+                     f"{int(hard[0])}) are left to the entry-by-entry comparison")
     return Screen(status=status, reason=reason, table=table, resolution=float(res.max(initial=0.0)),
                   relative_resolution=float(relative.max(initial=0.0)), notes=notes, cotangents=(dys, edges),
-                  displacements=disp, projections=proj)
+                  displacements=disp, projections=proj,
+                  hard_rows=hard if hard.size <= MAX_HARD_ROWS else np.zeros(0, np.int64))
+
+
+def hard_rows(fp, delta, options, rtol) -> np.ndarray:
+    """Outputs the screen cannot resolve to ``rtol`` of their own entries: flat indices.
+
+    A row whose rounding (and truncation left) is more than ``rtol / (8·Z·√BLOCK)`` of
+    its own change along the probes would, alone, make its block's resolution worse than
+    ``rtol`` (``sin`` where ``cos`` is 1e-3, a saturated softmax row); so would a row that
+    does not move at all while not 0.  Weighting rows alike cannot help those: they are
+    compared entry by entry instead, at steps that fit them.
+    """
+    rounding, truncation = options[0][1], options[0][2]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        change = np.abs(delta).max(axis=0, initial=0.0)
+        noise = (rounding + truncation).max(axis=0, initial=0.0)
+        hard = ~(noise <= rtol / (8 * Z * math.sqrt(BLOCK)) * change)
+    hidden = (change == 0) & ~np.any(fp != 0, axis=0)  # exactly 0 everywhere: nothing hard about it
+    return np.flatnonzero(hard & ~hidden)
+
+
+#: Output rows the screen may leave to the entry-by-entry comparison (each costs a vjp call).
+MAX_HARD_ROWS = 2048
 
 
 def bisect(fc: Caller, vc: Caller, flat, y_shape, scr: Screen, resolution, vjp_eps, atol):

@@ -139,11 +139,11 @@ def test_saturated_gradients_are_checked_to_rtol():
     for wrong in (lambda x, dy: vjp(x, dy) * np.where(x < -10, 1.1, 1.0), lambda x, dy: vjp(x, dy) * np.where(x < -10, -1, 1)):
         report = check_vjp(sig, wrong, x, full=True)
         assert report.verdict == "fail" and report.worst[0].input_index in {(0,), (1,)}, report
-        # The screen weights every output row by its own change, so the saturated rows are not
-        # hidden behind the large ones (it used to pass both, its resolution above 1e-13).
+        # The screen weights every output row by its own change, and leaves the rows whose rounding it
+        # cannot resolve to the entry-by-entry comparison, so the saturated rows are not hidden behind
+        # the large ones (it used to pass both, its resolution above 1e-13).
         screened = check_vjp(sig, wrong, x)
-        assert screened.verdict == "fail" and screened.screen_ok is False, screened
-        assert screened.worst[0].input_index in {(0,), (1,)}
+        assert screened.verdict == "fail" and screened.worst[0].input_index in {(0,), (1,)}, screened
 
 
 def test_a_gradient_below_what_differences_can_resolve_is_reported_with_its_tolerance():

@@ -136,8 +136,9 @@ def test_one_wrong_entry_among_many_is_found_and_named_by_bisection(n, j, relati
     took = time.perf_counter() - start
     assert report.verdict == "fail" and report.mode == "screen+bisection", report
     assert report.worst[0].input_index == (j,) == report.worst[0].output_index
-    # not one vjp call per output: ~2 per halving of the rows, ~8 points of f per halving of the columns
-    assert report.vjp_calls < 120 and report.f_calls < 200
+    # not one vjp call per output: the screen's blocks of 256 outputs, ~2 per halving of the rows, ~8
+    # points of f per halving of the columns
+    assert report.vjp_calls < 0.05 * n and report.f_calls < 200
     assert took < 20, took  # 3·10⁴ took 42 s, one vjp per output
 
 
