@@ -19,13 +19,13 @@ by at most
 
 .. math::
 
-    u_h = \underbrace{\frac{16\,\epsilon_f\,(|f(x+h)| + |f(x-h)|) + 4\,r + q}{w}}_{\text{rounding}}
+    u_h = \underbrace{\frac{4\,\epsilon_f\,(|f(x+h)| + |f(x-h)|) + 4\,r + q}{w}}_{\text{rounding}}
         + \underbrace{|n_h - n_{h/10}|}_{\text{truncation}}
         + \underbrace{J_h}_{\text{kink}}
 
 with ``ε_f`` the unit roundoff of ``f``'s values (float64, or float32
 recognised), ``r`` the absolute error of ``f`` beyond that (non-determinism
-between calls, and the conditioning ``ε_f·Σ_j |A_ij||x_j|``), ``q`` the
+between calls, and its error measured near ``x``), ``q`` the
 smallest change of ``f`` seen at any step (the granularity of a function that is
 flat at its last digit), and ``J_h`` the gap between the one-sided slopes
 ``(f(x+h) - f(x))/h`` and ``(f(x) - f(x-h))/h`` where it does not shrink with
@@ -69,8 +69,9 @@ from dataclasses import dataclass
 import numpy as np
 
 EPS64 = float(np.finfo(np.float64).eps)
-#: Safety factor on the rounding of one central difference, ``16·ε_f·(|f(x+h)| + |f(x-h)|)``.
-ROUNDING_FACTOR = 16.0
+#: Safety factor on the rounding of one central difference, ``4·ε_f·(|f(x+h)| + |f(x-h)|)``: eight times
+#: what two correctly rounded values can be off by; f's measured noise is added where it is more.
+ROUNDING_FACTOR = 4.0
 #: The steps of the second opinion, as multiples of the first step ``h``: 1e3·h down to 1e-12·h,
 #: each used only while it is at least :data:`MIN_ULPS` units in the last place of ``x_j``.
 SWEEP = 10.0 ** np.arange(3, -13, -1)

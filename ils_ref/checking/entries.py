@@ -35,7 +35,7 @@ analytic value::
     atol + rtol·R_i + floor + rounding_ij
     R_i   = max over row i of |a|        (the row's size; a wrong entry that inflates it fails itself)
     floor = 8·ε·max |a|                  (float64 rounding of the largest entry)
-    rounding_ij = (16·ε_f·(|f_i(x+D)| + |f_i(x-D)|) + 4·r_i) / width     (core.Resolution)
+    rounding_ij = (4·ε_f·(|f_i(x+D)| + |f_i(x-D)|) + 4·r_i) / width      (core.Resolution)
 """
 
 from __future__ import annotations

@@ -165,7 +165,7 @@ def test_rounding_allowance_keeps_large_valued_functions_passing():
     # f's rounding (1e8·ε / 2h ~ 1e-2 at the first step, 2e-5 at the largest) is far above rtol·0.1:
     # no step can verify an entry to 1e-6, and a pass would be unearned (it used to pass).
     report = check_vjp(f, softmax_vjp, x, full=True)
-    assert report.verdict == "inconclusive" and "rounding" in report.reason, report
+    assert report.verdict == "inconclusive" and ("rounding" in report.reason or "truncation" in report.reason), report
     # ... but a 10% error is far above what the largest steps resolve: found, at every entry
     wrong = check_vjp(f, lambda x, dy: 1.1 * softmax_vjp(x, dy), x, full=True)
     assert wrong.verdict == "fail", wrong

@@ -44,7 +44,7 @@ def test_a_saturated_softmax_row_is_never_passed_on_its_rounding(full, x):
     report = check_vjp(softmax, lambda x, dy: -100 * softmax_vjp(x, dy), x, full=full)
     assert report.verdict == "fail", report
     correct = check_vjp(softmax, softmax_vjp, x, full=full)
-    assert correct.verdict == "inconclusive" and "rounding" in correct.reason, correct
+    assert correct.verdict == "inconclusive" and ("rounding" in correct.reason or "truncation" in correct.reason), correct
 
 
 @pytest.mark.parametrize("full", [False, True])
