@@ -269,7 +269,9 @@ def judge(analytic, tol, size, sweep: Sweep, eps: float) -> Judgement:
     unseen = ~significant[rows, pick] & (best <= t[:, 0])
     cause = np.where(never_moved, "flat", np.where(unseen, "noise", np.where(~finite, "few", np.where(proven & (verified | contradicted), "conflict", np.where(domain & (limited != "kink"), "domain", limited)))))
     cause = np.where(status == PASS, "verified", np.where(status == FAIL, "stable", cause))
-    numeric = np.where(finite, est[rows, pick], np.nan)
+    # the estimate reported: at the chosen step; where no step gives an interval, the smallest usable step's
+    last = est.shape[1] - 1 - np.argmax(usable[:, ::-1], axis=1)
+    numeric = np.where(np.isfinite(est[rows, pick]), est[rows, pick], np.where(usable.any(axis=1), est[rows, last], 0.0))
     return Judgement(status=status, numeric=numeric, width=best, step=(w[rows, pick] / 2), cause=cause,
                      error=np.abs(analytic - numeric), tol=t[:, 0])
 

@@ -60,8 +60,8 @@ class Screen:
     status: str
     reason: str
     table: dict  # compare()'s worst-projection table
-    resolution: float  # absolute: a single entry off by more than this fails the screen
-    relative_resolution: float  # the worst block's resolution over its largest entry
+    resolution: float | None  # absolute: a single entry off by more than this fails the screen (None: no row screened)
+    relative_resolution: float | None  # the worst block's resolution over its largest entry
     notes: list
     cotangents: tuple  # (dys, edges): cotangent a·p + B is dy_a on output block B (block_cotangent)
     displacements: np.ndarray  # (p, n)
@@ -176,8 +176,10 @@ def screen(fc: Caller, vc: Caller, flat, y_shape, h, rtol, atol, n_probes, seed,
     if hard.size and hard.size <= MAX_HARD_ROWS:
         notes.append(f"{hard.size} output row(s) whose rounding the screen cannot resolve to rtol (first: flat output "
                      f"{int(hard[0])}) are left to the entry-by-entry comparison")
-    return Screen(status=status, reason=reason, table=table, resolution=float(res.max(initial=0.0)),
-                  relative_resolution=float(relative.max(initial=0.0)), notes=notes, cotangents=(dys, edges),
+    screened = hard.size < m  # a resolution only where some row was screened
+    return Screen(status=status, reason=reason, table=table, resolution=float(res.max(initial=0.0)) if screened else None,
+                  relative_resolution=float(relative.max(initial=0.0)) if screened else None, notes=notes,
+                  cotangents=(dys, edges),
                   displacements=disp, projections=proj,
                   hard_rows=hard if hard.size <= MAX_HARD_ROWS else np.zeros(0, np.int64))
 
