@@ -323,3 +323,50 @@ def test_a_list_is_an_array_and_inputs_held_fixed_keep_their_dtype():
 
     logits = np.random.default_rng(11).normal(size=(3, 4))
     assert check_vjp(f, vjp, (logits, labels), wrt=0, full=True).verdict == "pass"
+
+
+# ---------------------------------------------------------------- found by an attack on this checker
+
+
+def test_a_vjp_wrong_only_when_dy_has_a_zero_entry_fails_the_default_check():
+    # The screen and the linearity check used dense cotangents only, so a wrong "sparse fast path"
+    # (here forgetting tanh's derivative) passed by default; the sparse halves of a cotangent now
+    # have to add up.
+    rng = np.random.default_rng(12)
+    a, x = rng.normal(size=(6, 5)), rng.normal(size=5)
+
+    def vjp(x, dy):
+        if np.any(dy == 0):
+            return a.T @ dy
+        return a.T @ ((1 - np.tanh(a @ x) ** 2) * dy)
+
+    report = check_vjp(lambda x: np.tanh(a @ x), vjp, x)
+    assert report.verdict == "fail" and "not linear" in report.reason, report
+
+
+def test_a_vjp_that_drops_tiny_cotangents_fails():
+    report = check_vjp(np.sin, lambda x, dy: np.cos(x) * dy * (np.abs(dy).max() >= 1e-7), np.linspace(-1, 1, 5))
+    assert report.verdict == "fail" and "not linear" in report.reason, report
+
+
+@pytest.mark.parametrize("x", [np.array([-740.0, 0.5]), np.array([705.0, 0.5])], ids=["subnormal J", "J near 1e306"])
+def test_exp_at_the_ends_of_float64_is_not_failed(x):
+    # exp at -740: J ~ 4e-322 is subnormal, so scaling dy by 2^-10 did not scale vjp exactly ("not
+    # linear"); exp at 705: J ~ 1.5e306, and the checker's own cotangents (up to 1e3·1024) overflowed it
+    report = check_vjp(np.exp, lambda x, dy: np.exp(x) * dy, x)
+    assert report.verdict != "fail", report
+
+
+def test_a_dense_row_too_wide_for_every_entry_is_not_compared_one_column_at_a_time():
+    # logsumexp over 10^5 inputs: the screen cannot resolve 1e-6 there, and the fallback took 2·10^5
+    # points of f (45 s).  Now it says so in a bounded number of calls.
+    x = np.random.default_rng(13).normal(size=100_000)
+
+    def vjp(x, dy):
+        p = np.exp(x - x.max())
+        return p / p.sum() * dy
+
+    start = time.perf_counter()
+    report = check_vjp(lambda x: np.array(np.log(np.exp(x).sum())), vjp, x)
+    assert report.verdict in ("pass", "inconclusive") and report.f_calls < 100, report
+    assert time.perf_counter() - start < 10
