@@ -49,17 +49,22 @@ class VJPReport:
     ok : bool
         ``verdict == "pass"``.
     verdict : str
-        ``"pass"``: every compared value within tolerance (some perhaps only at
-        another step, see ``notes``).  ``"fail"``: an entry (or the ``vjp``
-        itself) is wrong — its error does not move with the step.
+        ``"pass"``: every entry verified, with evidence (the rules:
+        :mod:`ils_ref.checking.core`).  ``"fail"``: ``vjp`` is not linear in
+        ``dy``, or an entry is wrong — two agreeing steps exclude it, and
+        nothing contradicts them — or ``vjp`` itself failed.
         ``"inconclusive"``: some entries could not be verified at any step
         (a kink, the domain's edge, rounding or truncation: ``worst`` says
-        which), or the work hit ``max_evaluations``.
+        which), entries were not re-checked, or the work hit
+        ``max_evaluations``.
     reason : str
         One line: why this verdict.
     mode : str
-        ``"screen"`` (projections only, passed), ``"screen+full"`` (screen
-        failed, full Jacobian compared), ``"full"`` (forced), or ``"empty"``.
+        ``"screen"`` (projections only), ``"screen+rows"`` (projections, and
+        the rows they cannot resolve entry by entry), ``"screen+full"``
+        (screen did not pass, every entry compared), ``"screen+bisection"``
+        (screen failed, bisection to one entry), ``"full"`` (forced), or
+        ``"empty"``.
     max_abs_error, max_rel_error : float
         Over the values compared in the deciding stage (projections in
         ``"screen"`` mode, Jacobian entries otherwise).  The relative error is
