@@ -345,6 +345,9 @@ def _linearity(vc: Caller, inputs, y0, seed: int, rtol: float) -> Linearity:
     rng = np.random.default_rng([seed, 2])
     m, y_shape = y0.size, y0.shape
     dy1, dy2 = (rng.choice([-1.0, 1.0], size=m) * 10.0 ** rng.uniform(-6, 0, size=m) for _ in range(2))
+    for dy in (dy1, dy2):  # the largest entry in [0.5, 1]: scaled by -4 it is clipped by a clip at ±1
+        k = int(np.argmax(np.abs(dy)))
+        dy[k] = np.sign(dy[k]) * rng.uniform(0.5, 1.0)
     a, b = rng.choice([-1.0, 1.0], size=2) * rng.uniform(0.5, 2.0, size=2)
     mask = rng.permutation(m) < m // 2  # a random half of the outputs (none when m = 1: vjp(0) must be 0)
     cots = np.stack([dy1, dy2, a * dy1 + b * dy2, dy1 * mask, dy1 * ~mask] + [lam * dy1 for lam in SCALES])
