@@ -101,10 +101,12 @@ def make_cache(logits: np.ndarray, index: np.ndarray, probs: np.ndarray) -> ILSC
     """An :class:`ILSCache` from checked logits, drawn categories and ``softmax(logits)``.
 
     The cache keeps its own copy of the logits, so that later writes into
-    the caller's array cannot change the backward pass.
+    the caller's array cannot change the backward pass, and the drawn
+    categories as ``intp`` (any integer dtype is accepted: a ``uint64`` index
+    made the kernel's flat positions float64).
     """
     masked = None if all_finite(logits) else np.isneginf(logits)  # -inf logits are rare: one cheap pass
-    return ILSCache(logits=logits.copy(), probs=probs, index=index.copy(), masked=masked)
+    return ILSCache(logits=logits.copy(), probs=probs, index=index.astype(np.intp), masked=masked)  # any int dtype
 
 
 def ils_forward(logits, *, u=None, rng=None) -> tuple[np.ndarray, ILSCache]:

@@ -301,3 +301,16 @@ def test_a_cache_owns_every_array_it_keeps(case):
     for k, v in kwargs.items():
         for a in arrays_in(cache):
             assert not np.shares_memory(a, v), f"the cache shares memory with {k}"
+
+
+@pytest.mark.parametrize("dtype", [np.uint64, np.uint32, np.uint8, np.int8, np.int16, np.int32])
+def test_any_integer_index_gives_the_same_ils_gradient(dtype):
+    # Issue 24: a uint64 index raised IndexError inside the kernel (int64 positions + uint64 = float64).
+    import ils_ref as R
+
+    rng = np.random.default_rng(5)
+    logits, dz, index = rng.normal(size=(4, 3)), rng.normal(size=(4, 3)), np.array([0, 2, 1, 2])
+    expected = R.ils_backward(dz, R.ils_cache(logits, index), 0.1)
+    got = R.ils_backward(dz, R.ils_cache(logits, index.astype(dtype)), 0.1)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(R.ils_step(dz, R.ils_cache(logits, index.astype(dtype)), 0.1).dlogits, expected)
