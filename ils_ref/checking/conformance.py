@@ -8,7 +8,7 @@ with ``numpy.asarray`` (so a CPU torch tensor or a JAX array works) and
 compares it with the expected values: a case passes when every entry has
 ``|got - expected| <= atol + rtol·|expected|`` (the case's tolerance; ``rtol``
 and ``atol`` override it, and a function that returns float32 gets
-``rtol = 1e-4, atol = 1e-6`` unless they are given).  ``policy="signed"``
+``rtol = 1e-4, atol = 1e-6``, float16 ``rtol = 1e-2, atol = 1e-4``, unless they are given).  ``policy="signed"``
 checks ``ils_backward`` against the literal Algorithm 1 (``π_D`` unclipped),
 skipping the cases where that ``π_D`` is undefined.  A failing case is
 compared with a catalogue of known mistakes (:mod:`ils_ref.checking.diagnosis`)
@@ -137,6 +137,8 @@ def _case_problem(case) -> str | None:
 
 #: The tolerance for an implementation that computes in float32 (unless rtol/atol are given).
 FLOAT32_TOL = {"rtol": 1e-4, "atol": 1e-6}
+#: ... and in float16 (its unit roundoff is 1e-3).
+FLOAT16_TOL = {"rtol": 1e-2, "atol": 1e-4}
 POLICIES = ("clip", "signed")
 
 
@@ -306,9 +308,10 @@ def run_case(fn, op, case, *, policy: str = "clip", rtol=None, atol=None, framew
         if arr.shape != expected.shape:
             return failed(f"{name}: shape {arr.shape}, expected {expected.shape}")
         arrays.append((name, arr, expected))
-    dtype = "float32" if any(a.dtype.kind == "f" and a.dtype.itemsize < 8 for _, a, _ in arrays) else "float64"
-    if dtype == "float32" and not given:
-        tol = dict(FLOAT32_TOL)
+    low = [a.dtype for _, a, _ in arrays if a.dtype.kind == "f" and a.dtype.itemsize < 8]
+    dtype = str(min(low, key=lambda d: d.itemsize)) if low else "float64"  # the least precise it returned
+    if low and not given:
+        tol = dict(FLOAT16_TOL if dtype == "float16" else FLOAT32_TOL)
     worst_abs, worst_rel, ok, detail, flag, diagnosis = 0.0, 0.0, True, "", "", ""
     for name, arr, expected in arrays:
         arr = arr.astype(np.float64)

@@ -197,3 +197,15 @@ def test_sampling_cases_keep_u_away_from_every_cumulative_sum():
             cdf = np.cumsum(np.asarray(case["inputs"]["probs"]), axis=-1)
             u = np.asarray(case["inputs"]["u"])
             assert np.min(np.abs(cdf - u[:, None])) >= 1e-9
+
+
+def test_a_float16_implementation_is_labelled_and_judged_as_float16():
+    # Issue 24: a float16 result was labelled "(float32)" and judged at float32's 1e-4.
+    def ils_half(logits, index, dz, alpha):
+        return ils_ok(logits, index, dz, alpha).astype(np.float16)
+
+    report = check(ils_half, op="ils_backward")
+    assert {r.dtype for r in report.results} == {"float16"}, str(report)
+    assert "(float16)" in str(report) and "(float32)" not in str(report)
+    assert report.ok, str(report)
+    assert {r.dtype for r in check(lambda *a: ils_ok(*a).astype(np.float32), op="ils_backward").results} == {"float32"}
