@@ -73,7 +73,11 @@ def reinmax_forward_kernel(logits, temperature, u):
     probs = softmax_kernel(logits)
     index = sample_categorical_kernel(probs, u)
     z = one_hot_kernel(index, logits.shape[-1])
-    midpoint = 0.5 * (z + softmax_kernel(logits / temperature))
+    # Shift by the row max *before* dividing by T: every entry is then <= 0, so a tiny T (or logits of
+    # 1e300) sends entries to -inf (probability 0), never to +inf (NaN).
+    with np.errstate(over="ignore"):
+        tempered = (logits - logits.max(axis=-1, keepdims=True)) / temperature
+    midpoint = 0.5 * (z + softmax_kernel(tempered))
     return z, ReinMaxCache(probs=probs, midpoint=midpoint, index=index)
 
 

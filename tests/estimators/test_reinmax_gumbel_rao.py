@@ -149,3 +149,12 @@ def test_gumbel_rao_at_extreme_logits_and_temperatures_stays_finite_and_silent(t
     for logits in ([[8.98846567e307, 0, 0], [0, 0, 0]], [[-8.9e307, 0, 0], [0, 0, 0]], [[1e308, -1e308, 0], [0, 0, 0]]):
         z, cache = gumbel_rao_forward(np.array(logits), temperature, 2, u=u)  # warnings are errors in this suite
         assert np.isfinite(cache.y_soft).all() and np.allclose(cache.y_soft.sum(axis=-1), 1.0)
+
+
+@pytest.mark.parametrize("logits, temperature", [([1e300, 0.0], 1e-10), ([200.0, 0.0], 1e-307), ([0.0, -1e300], 1e-300)])
+def test_reinmax_at_extreme_logits_and_temperatures_has_a_one_hot_midpoint(logits, temperature):
+    # Issue 24: logits / T overflowed to inf before the softmax's shift: two RuntimeWarnings, a NaN
+    # midpoint, then "not representable".  The tempered softmax of these rows is one-hot.
+    z, cache = reinmax_forward(np.array(logits), temperature, u=np.array(0.3))
+    np.testing.assert_array_equal(cache.midpoint, 0.5 * (z + np.array([1.0, 0.0])))
+    assert np.all(np.isfinite(reinmax_backward(np.array([1.0, -2.0]), cache)))
