@@ -107,7 +107,7 @@ def bernoulli_target(db, cache: BernoulliCache, alpha, *, policy: str = "clip") 
         policy=("choice", policy, ("clip", "signed")),
     )
     b = cache.b
-    with np.errstate(over="ignore", invalid="ignore"):  # α·g beyond float64: reported by finite()
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):  # α·g beyond float64: reported by finite()
         # the stepped pair: the drawn entry stays 1, the other is α·(g_drawn - g_other)
         other = np.where(b == 1, alpha * g, -alpha * g)  # b = 1: w_0 = α g ; b = 0: w_1 = -α g
         if policy == "clip":

@@ -80,7 +80,7 @@ def gaussian_ils_forward(mu, sigma, *, u=None, rng=None) -> tuple[np.ndarray, Ga
         if np.any(u == 0):
             raise ValueError("u must lie in the open interval (0, 1) for normal noise (u = 0 gives -inf)")
         eps = ndtri(u)  # ε = Φ⁻¹(u)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", under="ignore"):
         z = finite(mu + s * eps, "the draw z = mu + sigma * eps (mu or sigma too large)")
     return z.copy(), GaussianCache(mu=mu.copy(), sigma=np.copy(s) if isinstance(s, np.ndarray) else s, eps=eps, z=z)
 
@@ -90,10 +90,12 @@ def gaussian_ils_backward(dz, cache: GaussianCache, alpha) -> np.ndarray:
     cache, g, a = checked(
         cache=(GaussianCache, cache), dz=("upstream", dz, "cache.z"), alpha=("elementwise_step", alpha, "cache.z")
     )
-    target_mean = cache.z - a * g  # one SGD step on the sample
-    # (μ - m_D)/σ² = (α g - σ ε)/σ², divided by σ twice so that σ² cannot underflow
-    with np.errstate(over="ignore", invalid="ignore"):
-        return finite((cache.mu - target_mean) / cache.sigma / cache.sigma, "the Gaussian ILS gradient (sigma too small or alpha * dz too large)")
+    # (μ - m_D)/σ² with m_D = z - α g = μ + σ ε - α g: (α g/σ - ε)/σ, from ε itself (μ - z loses σ ε
+    # to rounding where σ << |μ|: at μ = 1e6, σ = 1e-11 the noise term vanished), and divided by σ
+    # twice so that σ² cannot underflow
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        return finite((a * g / cache.sigma - cache.eps) / cache.sigma,
+                      "the Gaussian ILS gradient (sigma too small or alpha * dz too large)")
 
 
 def expected_ils_gradient(expected_dz, sigma, alpha):

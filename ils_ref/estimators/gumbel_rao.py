@@ -92,8 +92,9 @@ def gumbel_rao_forward_kernel(logits, temperature, u):
         perturbed = -np.logaddexp(-top, log_e - logits)  # truncated below t
         np.put_along_axis(perturbed, drawn, top, axis=-1)
         y_soft = np.exp((perturbed - top) / temperature)  # shifted by the maximum: entries <= 0 before exp
-    y_soft /= y_soft.sum(axis=-1, keepdims=True)
-    cache = GumbelCache(y_soft=y_soft, temperature=temperature, hard=True, index=index, gumbel=perturbed - logits)
+        y_soft /= y_soft.sum(axis=-1, keepdims=True)
+        noise = perturbed - logits  # the perturbations' Gumbel noise (inf where logits near -1.7e308 meet it)
+    cache = GumbelCache(y_soft=y_soft, temperature=temperature, hard=True, index=index, gumbel=noise)
     return one_hot_kernel(index, logits.shape[-1]), cache
 
 

@@ -170,6 +170,7 @@ def gaussian_kl_backward(dout, mean_p, mean_q, sigma) -> tuple[np.ndarray, np.nd
         sigma=("elementwise_scale", sigma, "mean_p"),
         dout=("real", dout, "mean_p"),
     )
-    with np.errstate(over="ignore", under="ignore"):
-        d = finite(dout * ((mp - mq) / s) / s, "gaussian_kl_backward: dout * (mean_p - mean_q) / sigma^2")
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):  # dout = 0 is 0, whatever the rest
+        d = finite(np.where(dout == 0, 0.0, dout * ((mp - mq) / s) / s),
+                   "gaussian_kl_backward: dout * (mean_p - mean_q) / sigma^2")
     return d, -d

@@ -81,5 +81,5 @@ def normalize_backward(dy, z) -> np.ndarray:
     ``dz_j = dy_j - dy_k``: the ``Δ`` of Algorithm 1.
     """
     z, dy = checked(z=("summable", z), dy=("upstream", dy, "z"))
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # reported by finite()
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):  # reported by finite()
         return finite(normalize_backward_kernel(dy, z), "normalize_backward(dy, z) (a row sum near 0 or beyond float64)")

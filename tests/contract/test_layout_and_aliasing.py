@@ -314,3 +314,53 @@ def test_any_integer_index_gives_the_same_ils_gradient(dtype):
     got = R.ils_backward(dz, R.ils_cache(logits, index.astype(dtype)), 0.1)
     np.testing.assert_array_equal(got, expected)
     np.testing.assert_array_equal(R.ils_step(dz, R.ils_cache(logits, index.astype(dtype)), 0.1).dlogits, expected)
+
+
+def _extreme_calls():
+    import ils_ref as R
+
+    bern = R.bernoulli_ils_forward(np.array([0.3, -0.2]), u=np.array([0.4, 0.6]))[1]
+    gauss = R.gaussian_ils_forward(np.array([0.3, 1.0]), 0.5, u=np.array([0.4, 0.7]))[1]
+    tiny = np.full(2, 1e-300)
+    return {  # name: (call, check of its result)
+        "sigmoid_backward": (lambda: R.sigmoid_backward(np.array([1e-300]), np.array([1e-300])), None),
+        "normalize_backward": (lambda: R.normalize_backward(np.array([[1e-300, 1e-300]]), np.array([[1e-300, 1.0]])), None),
+        "bernoulli_ils_backward": (lambda: R.bernoulli_ils_backward(tiny, bern, 1e-10), None),
+        "gaussian_ils_forward": (lambda: R.gaussian_ils_forward(np.array([0.0]), 1e-310, u=np.array([0.4])), None),
+        "gaussian_ils_backward": (lambda: R.gaussian_ils_backward(tiny, gauss, 1e-10), None),
+        "gaussian_kl_backward": (lambda: R.gaussian_kl_backward(np.array(0.0), np.array(1e300), np.array(-1e300), 1e-300),
+                                 lambda d: d[0] == 0 and d[1] == 0),  # dout = 0: the answer is 0
+        "gumbel_rao_forward": (lambda: R.gumbel_rao_forward(np.array([1.7e308, -1.7e308]), 0.5, 2,
+                                                            u=np.array([[0.0, 0.5], [0.3, 0.6], [0.2, 0.9]])), None),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_extreme_calls()))
+@pytest.mark.parametrize("state", ["raise", "default"])
+def test_harmless_underflow_and_overflow_neither_raise_nor_warn(name, state):
+    # Issue 24: under np.errstate(all="raise") these raised FloatingPointError on a harmless
+    # underflow; gaussian_kl_backward warned and raised where the answer is 0, gumbel_rao_forward
+    # warned at logits of ±1.7e308.  (Warnings are errors in this suite.)
+    call, check = _extreme_calls()[name]
+    with np.errstate(all="raise") if state == "raise" else np.errstate():
+        out = call()
+    assert check is None or check(out)
+
+
+def test_an_overflow_is_a_value_error_before_any_warning():
+    import ils_ref as R
+
+    gauss = R.gaussian_ils_forward(np.array([0.3, 1.0]), 0.5, u=np.array([0.4, 0.7]))[1]
+    with pytest.raises(ValueError, match="not representable"):
+        R.gaussian_ils_backward(np.array([1e300, 1e300]), gauss, 1e300)
+
+
+@pytest.mark.parametrize("mu, sigma", [(1e6, 1e-11), (1e3, 1e-12)])
+def test_gaussian_ils_keeps_the_noise_term_where_sigma_is_tiny_against_mu(mu, sigma):
+    # Issue 24: (mu - z) lost sigma·eps to rounding: mu = 1e6, sigma = 1e-11, u = 0.8, alpha = 0
+    # returned 0 instead of -8.4e10.  The gradient is (alpha·g/sigma - eps)/sigma, from eps.
+    import ils_ref as R
+
+    z, cache = R.gaussian_ils_forward(np.array([mu]), sigma, u=np.array([0.8]))
+    got = R.gaussian_ils_backward(np.array([0.5]), cache, 0.0)
+    np.testing.assert_allclose(got, -cache.eps / sigma, rtol=1e-14)
