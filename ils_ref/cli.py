@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-from .files import check_writable_folder, write_text_atomically
+from .files import check_writable_folder, output_file, write_text_atomically
 from .version import __version__
 
 #: The largest array of results a command may allocate (curves, estimates): 2 GiB.
@@ -54,6 +54,16 @@ def _finite_float(*, zero_allowed: bool):
 
 _positive_float = _finite_float(zero_allowed=False)
 _nonnegative_float = _finite_float(zero_allowed=True)
+#: The longest ``--timeout``: a week (1e10 seconds overflowed the child's wait with a traceback).
+MAX_TIMEOUT = 7 * 24 * 3600.0
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a positive number of seconds, at most :data:`MAX_TIMEOUT`."""
+    value = _positive_float(text)
+    if value > MAX_TIMEOUT:
+        raise argparse.ArgumentTypeError(f"at most {MAX_TIMEOUT:g} seconds (a week), got {text}")
+    return value
 
 
 def _too_large(command: str, what: str, n_bytes: float) -> int:
@@ -63,12 +73,16 @@ def _too_large(command: str, what: str, n_bytes: float) -> int:
 
 
 def _writable(command: str, path: str, folder: bool = False) -> bool:
-    """Prove before any work that ``path`` (a folder, or a file's folder) takes files; else print one line."""
-    target = path if folder else (os.path.dirname(os.path.abspath(path)))
+    """Prove before any work that ``path`` (a folder, or a result file) takes files; else print one line.
+
+    A result file must not be a directory or a special file (a symlink is
+    written through to its target), and its folder must take files.
+    """
     try:
+        target = path if folder else os.path.dirname(output_file(path))
         check_writable_folder(target, create=folder)
     except OSError as exc:
-        print(f"ils-ref {command}: cannot write to {target}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"ils-ref {command}: cannot write to {path}: {exc.strerror or exc}", file=sys.stderr)
         return False
     return True
 
@@ -186,6 +200,12 @@ def _vae(args: argparse.Namespace) -> int:
         return 2
     settings = settings_for(quick=args.quick, steps=args.steps, seeds=args.seeds)
     model = settings.model
+    # per seed: the decoder over every configuration for a batch, and the parameters with their Adam state
+    params = model.hidden * (model.pixels + model.width) * 2 + model.pixels + model.hidden * 2 + model.width
+    per_seed = 8.0 * (model.num_configurations * max(settings.batch, settings.eval_batch) * (model.pixels + model.hidden)
+                      + 16 * params)
+    if settings.seeds * per_seed > MAX_RESULT_BYTES:
+        return _too_large("vae", f"--seeds {settings.seeds}", settings.seeds * per_seed)
     print(f"categorical VAE: {model.latents} latents of K = {model.categories} ({model.num_configurations} "
           f"configurations, enumerated for the exact ELBO), {settings.n_train} training glyphs, {settings.steps} Adam "
           f"steps of {settings.batch} images, {settings.seeds} seeds side by side", flush=True)
@@ -244,6 +264,8 @@ def _fixedpoint(args: argparse.Namespace) -> int:
 def _vectors(args: argparse.Namespace) -> int:
     from .checking.vectors import dumps, generate
 
+    if not _writable("vectors", args.output):
+        return 2
     doc = generate()
     try:
         write_text_atomically(args.output, dumps(doc))
@@ -412,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(catches mistakes in the sampling half: the argmax instead of a draw, a tempered softmax)")
     p.add_argument("--samples", type=_int_at_least(100), default=4000, help="estimates per setting with "
                    "--statistical (default 4000)")
-    p.add_argument("--timeout", type=_positive_float, default=60.0, metavar="S",
+    p.add_argument("--timeout", type=_seconds, default=60.0, metavar="S",
                    help="seconds allowed for importing the function and for each case (default 60); the function "
                    "runs in a child process, so one that hangs or ends the process fails instead")
     p.set_defaults(run=_check)

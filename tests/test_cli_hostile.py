@@ -44,6 +44,14 @@ BAD = [
     ["check", "json:dumps", "--timeout", "inf"],
     ["check", "json:dumps", "--vectors", "/dev/zero"],  # a device: refused before reading (was MemoryError)
     ["check", "json:dumps", "--vectors", "/"],
+    # issue 24: each failed after the work, with a traceback, or exit 0
+    ["check", "json:dumps", "--timeout", "1e10"],  # OverflowError
+    ["vae", "--seeds", "100000"],  # MemoryError
+    ["vae", "--json", "/tmp"],  # IsADirectoryError after the whole run
+    ["fixedpoint", "--problem", "toy1", "--alpha", "0.1", "--json", "/tmp"],
+    ["compare", "--problem", "bernoulli-quadratic", "--target", "1e308"],  # a table of NaN, exit 0
+    ["vectors", "-o", "/dev/null"],  # replaced the real /dev/null (as root)
+    ["vectors", "-o", "/tmp"],
 ]
 
 
@@ -213,3 +221,38 @@ def test_a_slow_interpreter_start_is_not_charged_to_the_checked_code(tmp_path, m
     monkeypatch.chdir(tmp_path)
     code, out = run_main(["check", "impl_fast:fn", "--op", "softmax_backward", "--timeout", "1"], capsys)
     assert code == 0, out.out + out.err
+
+
+def test_results_are_written_through_symlinks_with_the_permissions_open_would_give(tmp_path, monkeypatch, capsys):
+    # Issue 24: `vectors -o LINK` replaced the symlink with a regular file (its target left stale), a
+    # FIFO was replaced, and every result file was created 0600 (mkstemp's mode).
+    import os
+    import stat
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "target.json").write_text("old")
+    os.symlink("target.json", tmp_path / "link.json")
+    os.mkfifo(tmp_path / "fifo")
+    old_mask = os.umask(0o022)
+    try:
+        assert main(["vectors", "-o", "link.json"]) == 0
+        assert main(["vectors", "-o", "new.json"]) == 0
+    finally:
+        os.umask(old_mask)
+    assert (tmp_path / "link.json").is_symlink() and (tmp_path / "target.json").read_text().startswith('{"format"')
+    assert stat.S_IMODE(os.stat(tmp_path / "new.json").st_mode) == 0o644
+    os.chmod(tmp_path / "target.json", 0o640)
+    assert main(["vectors", "-o", "link.json"]) == 0  # an existing file keeps its mode
+    assert stat.S_IMODE(os.stat(tmp_path / "target.json").st_mode) == 0o640
+    capsys.readouterr()
+    assert main(["vectors", "-o", "fifo"]) == 2 and stat.S_ISFIFO(os.stat(tmp_path / "fifo").st_mode)
+    assert "not a regular file" in capsys.readouterr().err
+
+
+def test_a_single_seed_has_no_interval(tmp_path, capsys):
+    # Issue 24: `vae --seeds 1` printed a zero-width "95% interval".
+    from ils_ref.experiments import vae as V
+    from ils_ref.estimators.interface import exact
+
+    result = V.run(V.settings_for(quick=True, steps=2, seeds=1), [exact()])
+    assert "n/a (1 seed)" in V.summary_table(result)

@@ -171,6 +171,8 @@ def make_toy1(target, logits, *, smoothing: float = TOY_SMOOTHING) -> Toy1:
 def bernoulli_quadratic(t: float = 0.45, logits=(0.0, 0.0)) -> BernoulliQuadratic:
     """``f = (b - t)²`` with ``b`` the indicator of category 1, at ``logits`` (default ``(0, 0)``)."""
     t, logits = checked(t=("scalar", t), logits=("logits", logits))
+    if not 0.0 <= t <= 1.0:  # f = (b - t)² for a bit b: t = 1e308 overflowed to a table of NaN
+        raise ValueError(f"t must lie in [0, 1] (the target of a bit), got {t:g}")
     if logits.shape[-1] != 2:
         raise ValueError(f"logits must have K = 2 categories (b = 0, b = 1), got K = {logits.shape[-1]}")
     return BernoulliQuadratic(name="bernoulli-quadratic", logits=logits.copy(), t=t)

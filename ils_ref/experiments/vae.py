@@ -308,7 +308,8 @@ def summary_table(result: dict) -> str:
         snr = r["grad_snr_per_draw"][last]
         lines.append((
             r["name"], str(r["draws_per_step"]), f"{r['final_test_elbo']:.2f}",
-            f"[{r['final_test_elbo_ci'][0]:.2f}, {r['final_test_elbo_ci'][1]:.2f}]", f"{r['final_test_kl']:.2f}",
+            (f"[{r['final_test_elbo_ci'][0]:.2f}, {r['final_test_elbo_ci'][1]:.2f}]" if result["settings"]["seeds"] > 1
+             else "n/a (1 seed)"), f"{r['final_test_kl']:.2f}",
             f"{r['grad_bias'][last]:.3g}", f"{r['grad_bias_floor'][last]:.3g}", f"{r['grad_variance'][last]:.3g}",
             "inf" if not np.isfinite(snr) else f"{snr:.3g}", f"{r['seconds_per_step'] * 1e3:.1f} ms",
         ))  # fmt: skip
