@@ -51,6 +51,8 @@ FULL_AFTER_SCREEN_VALUES = 1 << 27
 #: ... and as long as the columns fall into at most this many groups (two points of f each): a dense
 #: row of 10⁵ inputs would take 2·10⁵ points.
 FULL_AFTER_SCREEN_GROUPS = 4096
+#: Most probes of the screen (each costs eight points of f and its cotangents).
+MAX_PROBES = 64
 #: Non-determinism of f accepted as rounding (MKL's lstsq at condition 1e3 differs between calls by
 #: 100 ulps): two calls at x may differ by this much relative to f's largest value.  More is randomness.
 JITTER = 1e-9
@@ -240,10 +242,6 @@ def check_vjp(
         return run.report(mode, FAIL, str(exc), error=str(exc))
     except BudgetExceeded:
         return run.report(mode, INCONCLUSIVE, f"stopped at max_evaluations={max_evaluations} before a verdict")
-
-
-#: Most probes of the screen (each costs two points of f and its cotangents).
-MAX_PROBES = 64
 
 
 def _resolution_of_f(fc: Caller, flat: np.ndarray, seed: int):

@@ -34,7 +34,6 @@ Z = 3.0
 WALK_FACTOR = 4.0
 
 
-
 def probe_vectors(rng: np.random.Generator, count: int, shape: tuple) -> np.ndarray:
     """Random signs times magnitudes in [0.5, 1.5]: no component near zero, so every entry shows in every projection."""
     t = rng.random((count,) + shape)
@@ -146,9 +145,21 @@ def project(dy, v, delta, rho, width, vjp_eps: float, atol: float) -> Projection
         analytic = v @ width.T
         abs_num = np.abs(dy) @ np.abs(delta).T
         abs_ana = np.abs(v) @ np.abs(width).T
-        walk = l2_products(dy, rho) + 64 * vjp_eps * l2_products(v, width)
-        tol = Z * walk + 2 * EPS64 * (abs_num + abs_ana) + atol * np.outer(row_norms(dy), row_norms(width))
+    tol = tolerance(l2_products(dy, rho), l2_products(v, width), abs_num, abs_ana,
+                    np.outer(row_norms(dy), row_norms(width)), vjp_eps, atol)
     return Projections(analytic=analytic, numeric=numeric, tol=tol, size=np.maximum(abs_num, abs_ana))
+
+
+def tolerance(walk_f, walk_v, abs_num, abs_ana, norms, vjp_eps: float, atol: float) -> np.ndarray:
+    """What a projection's two sides may differ by (module docstring), from its parts, ``(cotangents, probes)``.
+
+    ``walk_f``: the random-walk size of ``f``'s rounding (and truncation) under
+    ``dy``; ``walk_v``: ``‖vjp(dy) ⊙ D‖``; ``abs_num``/``abs_ana``: the sums of
+    the absolute terms of each side; ``norms``: ``‖dy‖·‖D‖``, which ``atol``
+    scales.
+    """
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        return Z * (walk_f + 64 * vjp_eps * walk_v) + 2 * EPS64 * (abs_num + abs_ana) + atol * norms
 
 
 
@@ -203,8 +214,8 @@ def project_blocks(vc, dys, edges, options, width, y_shape, x_shape, vjp_eps, at
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
             numeric = by_block(estimate)
             abs_num = _abs_sums(dys, estimate, starts)
-            tol = (Z * (walk(rounding + truncation) + 64 * vjp_eps * walk_v) + 2 * EPS64 * (abs_num + abs_ana)
-                   + atol * dy_norm * row_norms(width)[None, :])
+        tol = tolerance(walk(rounding + truncation), walk_v, abs_num, abs_ana, dy_norm * row_norms(width)[None, :],
+                        vjp_eps, atol)
         if best is None:
             best = [numeric, tol, abs_num]
         else:
@@ -232,8 +243,6 @@ def probe_differences(fc: Caller, flat, y_shape, disp):
         return vals[:len(todo)], vals[len(todo):]
 
     return shrink_until_finite(evaluate, disp.shape[0])
-
-
 
 
 def extrapolated(fc, flat, y_shape, d, resolution):
