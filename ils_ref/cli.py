@@ -1,6 +1,9 @@
 """The ``ils-ref`` command line (also ``python -m ils_ref``).
 
-Exit codes: 0 success, 1 a check failed, 2 bad usage (argparse's convention).
+Exit codes, the same for every command and mode: 0 pass (or done), 1 fail, 2 bad
+usage (argparse's convention), 3 inconclusive (a check that could not tell:
+``check --statistical`` with too few samples, ``selfcheck`` where finite
+differences cannot resolve an entry).
 Every bad argument or file is answered with exit code 2 and one line on
 stderr, before any long work starts: sizes are checked against
 ``MAX_RESULT_BYTES`` before anything is allocated, output folders are proved
@@ -18,6 +21,8 @@ import numpy as np
 from .files import check_writable_folder, output_file, write_text_atomically
 from .version import __version__
 
+#: The exit status of each verdict (2 is bad usage).
+EXIT = {"pass": 0, "fail": 1, "inconclusive": 3}
 #: The largest array of results a command may allocate (curves, estimates): 2 GiB.
 MAX_RESULT_BYTES = 2 * 1024**3
 
@@ -103,9 +108,11 @@ def _selfcheck(args: argparse.Namespace) -> int:
         )
         if args.verbose or not report.ok:
             print("\n".join("    " + line for line in str(report).splitlines()))
-    failed = [name for name, report in results if not report.ok]
-    print(f"{len(results) - len(failed)} of {len(results)} backward passes agree with finite differences")
-    return 1 if failed else 0
+    failed = [name for name, report in results if report.verdict == "fail"]
+    unsure = [name for name, report in results if report.verdict == "inconclusive"]
+    print(f"{len(results) - len(failed) - len(unsure)} of {len(results)} backward passes agree with finite differences"
+          + (f"; inconclusive: {', '.join(unsure)}" if unsure else ""))
+    return EXIT["fail" if failed else "inconclusive" if unsure else "pass"]
 
 
 def _problem(command: str, args: argparse.Namespace):
@@ -133,19 +140,27 @@ def _compare(args: argparse.Namespace) -> int:
         return _too_large("compare", f"--samples {args.samples} on {args.problem}", need)
     if args.json and not _writable("compare", args.json):
         return 2
-    estimators = None
-    if args.estimator:
-        from .checking.isolated import import_target
-        from .estimators.interface import outside, standard_estimators
+    import contextlib
 
-        try:
-            extra = [outside(import_target(spec), spec, args.alpha) for spec in args.estimator]
-        except ValueError as exc:
-            print(f"ils-ref compare: {exc}", file=sys.stderr)
-            return 2
-        estimators = standard_estimators(problem) + extra
-    rows = compare(problem, estimators, n_samples=args.samples, seed=args.seed)
+    from .checking.isolated import CheckedCodeError, Child
+    from .checking.statistical import isolated_estimator
+    from .estimators.interface import standard_estimators
+
+    with contextlib.ExitStack() as stack:
+        extra = []
+        for spec in args.estimator or ():
+            try:
+                extra.append(isolated_estimator(stack.enter_context(Child(spec, args.timeout)), spec, args.alpha))
+            except ValueError as exc:
+                print(f"ils-ref compare: {exc}", file=sys.stderr)
+                return 2
+            except CheckedCodeError as exc:
+                print(f"ils-ref compare: FAIL: {exc}", file=sys.stderr)
+                return EXIT["fail"]
+        estimators = standard_estimators(problem) + extra if extra else None
+        rows = compare(problem, estimators, n_samples=args.samples, seed=args.seed)
     print(format_table(problem, rows, args.samples, args.seed))
+    broken = [row["label"] for row in rows if "error" in row and row["estimator"] in (args.estimator or ())]
     if args.json:
         try:
             write_text_atomically(args.json, to_json(problem, rows, args.samples, args.seed) + "\n")
@@ -153,6 +168,9 @@ def _compare(args: argparse.Namespace) -> int:
             print(f"ils-ref compare: cannot write {args.json}: {exc.strerror}", file=sys.stderr)
             return 2
         print(f"wrote {args.json}")
+    if broken:
+        print(f"FAIL: the outside estimator {', '.join(broken)} did not run (see its row)", file=sys.stderr)
+        return EXIT["fail"]
     return 0
 
 
@@ -277,30 +295,34 @@ def _vectors(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from .checking.isolated import CheckedCodeError, check_isolated, import_target
+    from .checking.isolated import CheckedCodeError, check_isolated
+    from .checking.signatures import SIGNATURES, STATISTICAL
 
-    if args.statistical:
-        from .checking.statistical import check_estimator
-
-        try:
-            fn = import_target(args.target)
-        except ValueError as exc:
-            print(f"ils-ref check: {exc}", file=sys.stderr)
-            return 2
-        report = check_estimator(fn, policy=args.policy, n_samples=args.samples)
-        print(report)
-        return 0 if report.ok else 1
+    if args.statistical and args.op not in STATISTICAL:
+        print(f"ils-ref check: --statistical checks a whole estimator: --op {' or '.join(STATISTICAL)}, not {args.op}",
+              file=sys.stderr)
+        return 2
+    if not args.statistical and args.op not in SIGNATURES:
+        print(f"ils-ref check: --op {args.op} is a whole estimator ({STATISTICAL[args.op][0]}): add --statistical",
+              file=sys.stderr)
+        return 2
     try:
-        report = check_isolated(args.target, op=args.op, vectors=args.vectors, timeout=args.timeout,
-                                policy=args.policy, rtol=args.rtol, atol=args.atol, framework=args.as_)
+        if args.statistical:
+            from .checking.statistical import check_estimator_isolated
+
+            report = check_estimator_isolated(args.target, op=args.op, policy=args.policy, n_samples=args.samples,
+                                              timeout=args.timeout)
+        else:
+            report = check_isolated(args.target, op=args.op, vectors=args.vectors, timeout=args.timeout,
+                                    policy=args.policy, rtol=args.rtol, atol=args.atol, framework=args.as_)
     except (TypeError, ValueError) as exc:
         print(f"ils-ref check: {exc}", file=sys.stderr)
         return 2
     except CheckedCodeError as exc:
         print(f"ils-ref check: FAIL: {exc}", file=sys.stderr)
-        return 1
+        return EXIT["fail"]
     print(report.render(verbose=args.verbose))
-    return 0 if report.ok else 1
+    return EXIT[report.verdict]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -356,6 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--estimator", action="append", metavar="MODULE:FUNCTION", help="add an outside estimator "
                    "fn(logits, dz_of, rng, alpha=...) -> dlogits (repeatable; see ils-ref check --statistical)")
     p.add_argument("--alpha", type=_nonnegative_float, default=0.1, help="alpha passed to --estimator (default 0.1)")
+    p.add_argument("--timeout", type=_seconds, default=60.0, metavar="S", help="seconds allowed for importing each "
+                   "--estimator and for each of its settings (it runs in a child process; default 60)")
     p.set_defaults(run=_compare)
 
     p = sub.add_parser(
@@ -392,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="results", help="output folder for the figures (default results/)")
     p.set_defaults(run=_vae)
 
-    from .checking.vectors import OPS
+    from .checking.signatures import SIGNATURES, STATISTICAL
 
     p = sub.add_parser(
         "vectors",
@@ -402,18 +426,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the JSON document")
     p.set_defaults(run=_vectors)
 
+    signatures = "; ".join(f"{op} {sig.text()}" for op, sig in SIGNATURES.items())
+    whole = "; ".join(f"{op} {text}" for op, (text, _) in STATISTICAL.items())
     p = sub.add_parser(
         "check",
         help="check another implementation MODULE:FUNCTION against the reference vectors",
-        description="Run MODULE:FUNCTION on every case of an op and compare with the reference vectors. "
-        "Signatures: ils_backward and ils_backward_prototype fn(logits, index, dz, alpha) -> dlogits; "
-        "gumbel_softmax fn(logits, u, temperature, hard, dy) -> (y, dlogits); "
-        "sample_categorical fn(probs, u) -> index; softmax_backward fn(dy, y) -> dx; "
-        "kl_divergence_backward fn(dout, p, q) -> (dp, dq); normalize_backward fn(dy, z) -> dz. "
-        "Exit 0 when every case passes, 1 otherwise, 2 on bad usage.",
+        description=f"Run MODULE:FUNCTION on every case of an op and compare with the reference vectors. "
+        f"Signatures (shapes: README, or ils_ref/checking/signatures.py): {signatures}. With --statistical, whole "
+        f"estimators that draw for themselves: {whole}. Exit 0 pass, 1 fail, 2 bad usage, 3 inconclusive.",
     )
     p.add_argument("target", metavar="MODULE:FUNCTION", help="the implementation to check, e.g. mypkg.ils:backward")
-    p.add_argument("--op", default="ils_backward", choices=OPS, help="which op's cases (default ils_backward)")
+    p.add_argument("--op", default="ils_backward", choices=tuple(SIGNATURES) + tuple(o for o in STATISTICAL if o not in SIGNATURES),
+                   help="which op's cases (default ils_backward)")
     p.add_argument("--vectors", metavar="FILE", help="a vectors file (default: the copy shipped with ils_ref)")
     p.add_argument("--policy", choices=("clip", "signed"), default="clip",
                    help="ils_backward's expected values: clip (the reference default) or signed (the literal "
@@ -427,16 +451,17 @@ def build_parser() -> argparse.ArgumentParser:
                    "arrays; what it returns is converted back whatever it is")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="details under every case (the worst entry and, for ILS, Delta, z - alpha*Delta, pi_D), "
-                   "not only under failing ones")
+                   "not only under failing ones, and what the checked code printed")
     p.add_argument("--statistical", action="store_true",
-                   help="check a whole stochastic estimator fn(logits, dz_of, rng, alpha=...) -> dlogits that draws "
-                   "for itself: the mean of --samples estimates against ILS's exact expectation on small problems "
-                   "(catches mistakes in the sampling half: the argmax instead of a draw, a tempered softmax)")
+                   help="check a whole stochastic estimator that draws for itself: the mean of --samples estimates "
+                   "on small problems against ILS's exact expectation (--op ils_backward) or the exact gradient "
+                   "(--op reinforce_loo); pass, fail, or inconclusive when the estimates are too noisy to tell")
     p.add_argument("--samples", type=_int_at_least(100), default=4000, help="estimates per setting with "
                    "--statistical (default 4000)")
     p.add_argument("--timeout", type=_seconds, default=60.0, metavar="S",
-                   help="seconds allowed for importing the function and for each case (default 60); the function "
-                   "runs in a child process, so one that hangs or ends the process fails instead")
+                   help="seconds allowed for importing the function and for each case (each setting with "
+                   "--statistical; default 60); the function runs in a child process, so one that hangs or ends "
+                   "the process fails instead")
     p.set_defaults(run=_check)
 
     return parser

@@ -38,7 +38,8 @@ _UNCENTRED = Normalization("uncentred", normalize_kernel, lambda dy, z: dy)
 def _candidates(inputs: dict, policy: str):
     """``(name, dlogits)`` for every mistake of the catalogue that is defined on these inputs."""
     logits, index = np.asarray(inputs["logits"], dtype=np.float64), np.asarray(inputs["index"])
-    dz, alpha = np.asarray(inputs["dz"], dtype=np.float64), float(inputs["alpha"])
+    dz, alpha = np.asarray(inputs["dz"], dtype=np.float64), np.asarray(inputs["alpha"], dtype=np.float64)
+    alpha = alpha if alpha.ndim else float(alpha)  # one step per row, or one for all
     cache = ils_cache(logits, index)
     other = "signed" if policy == "clip" else "clip"
     tries = [
@@ -58,6 +59,10 @@ def _candidates(inputs: dict, policy: str):
         ("a wrong drawn index (the next category, index + 1)",
          lambda: ils_backward(dz, ils_cache(logits, (index + 1) % logits.shape[-1]), alpha, policy=policy)),
     ]
+    if np.isneginf(logits).any():  # before the signed policy's entry, which does not mask either
+        tries.insert(0, (
+            "masked categories given mass: z - alpha*Delta must stay 0 where the logit is -inf (probability 0), "
+            "before h normalises it", lambda: _unguarded_signed(logits, index, dz, alpha, clip=policy == "clip")[0]))
     tries.append((
         "the signed policy where its pi_D is undefined: h divided by sum(z - alpha*Delta) <= 0 (the literal "
         "algorithm; check with --policy signed, which skips these cases, or clip)",
@@ -76,10 +81,12 @@ def _candidates(inputs: dict, policy: str):
             continue
 
 
-def _unguarded_signed(logits, index, dz, alpha):
-    """Algorithm 1 unclipped and unguarded, as the prototype computed it, where the reference refuses."""
+def _unguarded_signed(logits, index, dz, alpha, clip: bool = False):
+    """Algorithm 1 unclipped (unless ``clip``), unguarded and unmasked, as the prototype computed it."""
     probs, k = softmax_kernel(logits), np.asarray(index)
-    w = one_hot_kernel(k, logits.shape[-1]) - alpha * (dz - np.take_along_axis(dz, k[..., None], axis=-1))
+    step = np.asarray(alpha, dtype=np.float64)[..., None] if np.ndim(alpha) else alpha
+    w = one_hot_kernel(k, logits.shape[-1]) - step * (dz - np.take_along_axis(dz, k[..., None], axis=-1))
+    w = np.maximum(w, 0.0) if clip else w
     pi_d = w / w.sum(axis=-1, keepdims=True)
     return probs - pi_d, -pi_d / (probs + PROTOTYPE_EPS)
 

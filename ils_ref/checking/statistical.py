@@ -1,24 +1,37 @@
-r"""A statistical check of a whole outside ILS estimator, its sampling half included.
+r"""A statistical check of a whole outside estimator, its sampling half included.
 
 The reference vectors fix the draw (``index``), so they cannot see a mistake in
 how an implementation *draws*: the argmax instead of a sample, a sample from a
-tempered softmax.  Here the implementation draws for itself:
+tempered softmax.  Here the implementation draws for itself.  Two kinds of
+estimator are checked (``op``):
 
-    fn(logits, dz_of, rng, alpha=...) -> dlogits
+``ils_backward``: ``fn(logits, dz_of, rng, alpha=...) -> dlogits`` draws one
+category per row of ``logits`` with the NumPy Generator ``rng``, calls
+``dz_of(z)`` for the upstream gradient ``∂L/∂z`` at its one-hot draw ``z``
+(same shape as ``logits``) and returns one ILS estimate; the mean of ``n``
+estimates is compared with ILS's exact expectation
+(:func:`ils_ref.estimators.interface.ils_expected_gradient`, every draw
+enumerated).
 
-draws one category per row of ``logits`` with the NumPy Generator ``rng``,
-calls ``dz_of(z)`` for the upstream gradient ``∂L/∂z`` at its one-hot draw
-``z`` (same shape as ``logits``) and returns one sampled logit gradient.  On a
-few small problems and step sizes, the mean of ``n`` such estimates is compared
-with ILS's exact expectation (:func:`ils_ref.estimators.interface.ils_expected_gradient`,
-every draw enumerated) by the rule of :mod:`ils_ref.checking.statcheck`: a
-setting fails when some component's ``|z|`` exceeds the Bonferroni threshold
-for the family-wise level ``level`` (default 1e-3), and the report states the
-bias each setting would detect with 90% probability.
+``reinforce_loo``: ``fn(logits, f_of, rng, group=4) -> dlogits`` draws
+``group`` one-hot samples per row, calls ``f_of(z)`` for the loss of every row
+at ``z`` (``z`` of shape ``(..., K)``, the loss of shape ``(...)``) and returns
+one REINFORCE estimate with the leave-one-out baseline; its mean is compared
+with the exact gradient (it is unbiased).
+
+The rule (:mod:`ils_ref.checking.statcheck`), setting by setting: **fail** when
+some component's ``|z|`` exceeds the Bonferroni threshold for the family-wise
+level ``level`` (default 1e-3); **pass** when none does *and* a bias of a
+quarter of the largest reference component would have been flagged with
+probability 90%; **inconclusive** otherwise (the estimates are too noisy for
+``n``; the report says about how many would do).  The whole check fails if a
+setting fails, is inconclusive if a setting is, and passes only if every
+setting passes: pure noise is never a pass.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,31 +39,79 @@ import numpy as np
 from ..estimators.interface import ils_expected_gradient
 from ..formatting import text_table
 from ..validation import checked
-from .conformance import POLICIES, to_numpy
-from .problems import bernoulli_quadratic, linear, make_toy1
+from .conformance import POLICIES, printed
+from .problems import bernoulli_quadratic, exact_gradient, linear, make_toy1
+from .runner import draw
+from .signatures import STATISTICAL
 from .statcheck import detectable_bias, estimate_statistics, verdict
 
+#: The bias, relative to the largest component of the reference, a setting must be able to detect to pass.
+RESOLUTION = 0.25
 
-def settings():
-    """The problems and step sizes checked: ``(label, problem, alpha)``."""
+
+def settings(op: str = "ils_backward"):
+    """The problems checked: ``(label, problem, options)``; for ILS the options set ``alpha``.
+
+    The step sizes are those at which ILS's expectation stands out of one
+    estimate's noise (at ``alpha = 0.1`` on the Bernoulli quadratic the clip
+    policy leaves it 40 times below what 4,000 estimates resolve).
+    """
+    if op not in STATISTICAL:
+        raise ValueError(f"op must be one of {tuple(STATISTICAL)} for a statistical check, got {op!r}")
     rng = np.random.default_rng(7)
     target = rng.random((2, 5))
     toy = make_toy1(target / target.sum(-1, keepdims=True), rng.normal(size=(2, 5)), smoothing=1e-2)
-    problems = [("linear 3x4", linear(seed=1, rows=3, categories=4)),
-                ("Bernoulli quadratic", bernoulli_quadratic(0.3, logits=(0.4, -0.3))),
-                ("toy 1 (2x5, eps 1e-2)", toy)]
-    return [(f"{label}, alpha={a:g}", problem, a) for label, problem in problems for a in (0.1, 1.0)]
+    problems = [("linear 3x4", linear(seed=1, rows=3, categories=4), (1.0, 3.0)),
+                ("Bernoulli quadratic", bernoulli_quadratic(0.3, logits=(0.4, -0.3)), (1.0, 3.0)),
+                ("toy 1 (2x5, eps 1e-2)", toy, (0.1, 1.0))]
+    if op == "reinforce_loo":
+        return [(f"{label}, group=4", problem, {"group": 4}) for label, problem, _ in problems]
+    return [(f"{label}, alpha={a:g}", problem, {"alpha": a}) for label, problem, alphas in problems for a in alphas]
+
+
+def reference(op: str, problem, options: dict, policy: str = "clip") -> np.ndarray:
+    """What the mean of the estimates should be: ILS's exact expectation, or the exact gradient."""
+    if op == "ils_backward":
+        return ils_expected_gradient(problem, options["alpha"], policy=policy)
+    return exact_gradient(problem)
 
 
 @dataclass(frozen=True)
 class SettingResult:
     label: str
-    ok: bool
+    verdict: str  # "pass", "fail" or "inconclusive"
     max_abs_z: float
     threshold: float
-    detectable: float
+    detectable: float  # the bias in one component flagged with 90% probability
+    target: float  # the bias it must be able to flag to pass: RESOLUTION x max |reference|
     bias_norm: float
     error: str | None = None
+    needed: int = 0  # about this many estimates would make an inconclusive setting conclusive
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict == "pass"
+
+
+def judge_setting(label: str, estimates, error: str | None, ref: np.ndarray, level: float, n: int) -> SettingResult:
+    """One setting's verdict from its ``n`` estimates ``(n, ...)`` (or the ``error`` that stopped them)."""
+    nan = float("nan")
+    if error is not None:
+        return SettingResult(label, "fail", nan, nan, nan, nan, nan, error[:200])
+    if estimates.shape != (n,) + ref.shape or not np.all(np.isfinite(estimates)):
+        why = "non-finite values" if estimates.shape == (n,) + ref.shape else f"estimates of shape {estimates.shape}"
+        return SettingResult(label, "fail", nan, nan, nan, nan, nan, f"returned {why}; expected {n} finite {ref.shape}")
+    stats = estimate_statistics(estimates, ref)
+    result, threshold = verdict(stats["z"], stats["stderr"], ref, level, RESOLUTION)
+    detect = detectable_bias(threshold, stats["stderr"])
+    target = RESOLUTION * float(np.max(np.abs(ref), initial=0.0))
+    outcome = {"biased": "fail", "consistent with unbiased": "pass"}.get(result, "inconclusive")
+    needed = 0
+    if outcome == "inconclusive":
+        needed = math.inf if target == 0 else math.ceil(len(estimates) * (detect / target) ** 2 * 1.1)
+        needed = -1 if needed == math.inf or needed > 10**12 else int(needed)
+    return SettingResult(label, outcome, float(np.max(np.abs(stats["z"]))), threshold, detect, target,
+                         stats["bias_norm"], None, needed)
 
 
 @dataclass(frozen=True)
@@ -59,49 +120,124 @@ class StatisticalReport:
     n_samples: int
     policy: str
     level: float
+    op: str = "ils_backward"
+    output: str = ""  # what the checked code printed (isolated runs)
+
+    @property
+    def verdict(self) -> str:
+        """``"fail"`` if a setting failed, else ``"inconclusive"`` if one was, else ``"pass"``."""
+        verdicts = {r.verdict for r in self.results}
+        return "fail" if "fail" in verdicts or not verdicts else "inconclusive" if "inconclusive" in verdicts else "pass"
 
     @property
     def ok(self) -> bool:
-        return all(r.ok for r in self.results)
+        return self.verdict == "pass"
 
     def __str__(self) -> str:
-        table = [("setting", "verdict", "max|z|", "threshold", "bias norm", "detects (90%)", "note")]
+        return self.render()
+
+    def render(self, verbose: bool = False) -> str:
+        table = [("setting", "verdict", "max|z|", "threshold", "bias norm", "detects (90%)", "must detect", "note")]
         for r in self.results:
             if r.error:
-                table.append((r.label, "FAIL", "", "", "", "", r.error))
+                table.append((r.label, "FAIL", "", "", "", "", "", r.error))
                 continue
-            table.append((r.label, "pass" if r.ok else "FAIL", f"{r.max_abs_z:.1f}", f"{r.threshold:.2f}",
-                          f"{r.bias_norm:.3g}", f"{r.detectable:.3g}", ""))
-        head = (f"statistical check of a whole ILS estimator ({self.n_samples} estimates per setting, policy "
-                f"{self.policy}, family-wise level {self.level:g} per setting): mean vs ILS's exact expectation")
-        verdict_line = f"{'PASS' if self.ok else 'FAIL'}: {sum(r.ok for r in self.results)} of {len(self.results)} settings"
-        return "\n".join([head, text_table(table, indent=2, align="llrrrrl"), verdict_line])
+            note = ""
+            if r.verdict == "inconclusive":
+                note = ("too noisy: " + (f"about --samples {r.needed} would tell" if r.needed > 0 else
+                                         "the reference is 0, no bias size to resolve"))
+            shown = {"pass": "pass", "fail": "FAIL", "inconclusive": "INCONCLUSIVE"}[r.verdict]
+            table.append((r.label, shown, f"{r.max_abs_z:.1f}", f"{r.threshold:.2f}", f"{r.bias_norm:.3g}",
+                          f"{r.detectable:.3g}", f"{r.target:.3g}", note))
+        against = "ILS's exact expectation" if self.op == "ils_backward" else "the exact gradient"
+        policy = f", policy {self.policy}" if self.op == "ils_backward" else ""
+        head = (f"statistical check of a whole {self.op} estimator {STATISTICAL[self.op][0]} ({self.n_samples} "
+                f"estimates per setting{policy}, family-wise level {self.level:g} per setting): mean vs {against}; "
+                f"a setting passes when no |z| exceeds its threshold and it would flag a bias of {RESOLUTION:g} x the "
+                f"largest reference component (must detect) 9 times in 10")
+        counts = {v: sum(r.verdict == v for r in self.results) for v in ("pass", "fail", "inconclusive")}
+        verdict_line = (f"{self.verdict.upper()}: {counts['pass']} of {len(self.results)} settings pass, "
+                        f"{counts['fail']} fail, {counts['inconclusive']} inconclusive")
+        return "\n".join([head, text_table(table, indent=2, align="llrrrrrl")] + printed(self.output, verbose) + [verdict_line])
 
 
-def check_estimator(fn, *, policy: str = "clip", n_samples: int = 4000, seed: int = 0, level: float = 1e-3) -> StatisticalReport:
-    """Sample ``fn`` ``n_samples`` times on every setting and compare the mean with ILS's exact expectation."""
-    if not callable(fn):
-        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+def _checked_options(op, policy, n_samples, seed, level):
+    if op not in STATISTICAL:
+        raise ValueError(f"op must be one of {tuple(STATISTICAL)} for a statistical check, got {op!r}")
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
     n_samples, seed, level = checked(n_samples=("int", n_samples, 100), seed=("int", seed, 0), level=("positive", level))
+    if level >= 1:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    return int(n_samples), int(seed), float(level)
+
+
+def check_estimator(fn, *, op: str = "ils_backward", policy: str = "clip", n_samples: int = 4000, seed: int = 0,
+                    level: float = 1e-3) -> StatisticalReport:
+    """Sample ``fn`` ``n_samples`` times on every setting, in this process, and judge the means (module docstring)."""
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    n_samples, seed, level = _checked_options(op, policy, n_samples, seed, level)
     results = []
-    for i, (label, problem, alpha) in enumerate(settings()):
-        rng = np.random.default_rng([seed, i])
+    for i, (label, problem, options) in enumerate(settings(op)):
+        estimates, error = draw(fn, op, problem, n_samples, [seed, i], options)
+        results.append(judge_setting(label, estimates, error, reference(op, problem, options, policy), level, n_samples))
+    return StatisticalReport(tuple(results), n_samples, policy, level, op)
+
+
+def check_estimator_isolated(spec: str, *, op: str = "ils_backward", policy: str = "clip", n_samples: int = 4000,
+                             seed: int = 0, level: float = 1e-3, timeout: float = 60.0) -> StatisticalReport:
+    """:func:`check_estimator` for ``MODULE:FUNCTION`` run in a child process; ``timeout`` per setting.
+
+    The child draws the estimates and sends them back as an array; the
+    references and the verdict are computed here.  A setting whose estimates
+    do not come back in time, or during which the child ends, fails, and the
+    settings after it are not run.  Raises as
+    :class:`ils_ref.checking.isolated.Child` does for an import that fails.
+    """
+    from .isolated import Child, JobFailed
+
+    n_samples, seed, level = _checked_options(op, policy, n_samples, seed, level)
+    results = []
+    with Child(spec, timeout) as child:
+        for i, (label, problem, options) in enumerate(settings(op)):
+            try:
+                arrays, error = child.ask({"kind": "draw", "op": op, "problem": problem, "n": n_samples,
+                                           "seed": [seed, i], "options": options})
+                estimates = arrays[0] if arrays and error is None else None
+                if estimates is None and error is None:
+                    error = "sent no estimates"
+            except JobFailed as exc:
+                estimates, error = None, str(exc)
+            results.append(judge_setting(label, estimates, error, reference(op, problem, options, policy), level, n_samples))
+        output = child.output()
+    return StatisticalReport(tuple(results), n_samples, policy, level, op, output)
+
+
+def isolated_estimator(child, name: str, alpha: float):
+    """An :class:`ils_ref.estimators.interface.Estimator` for ``compare`` whose draws run in ``child``.
+
+    Each call sends the problem and a seed drawn from the caller's generator;
+    an estimate that does not come back (an error, a timeout, the child
+    ending) is a ``ValueError``, which ``compare`` reports in that row.
+    """
+    from ..estimators.interface import Estimator
+    from .isolated import JobFailed
+
+    alpha = checked(alpha=("nonnegative_scalar", alpha))
+
+    def estimate(logits, problem, rng, n):
+        if not np.array_equal(np.asarray(logits), problem.logits):
+            raise ValueError("an isolated estimator samples at the problem's own logits")
         try:
-            estimates = np.stack([to_numpy(fn(problem.logits.copy(), problem.grad, rng, alpha=alpha)).astype(np.float64)
-                                  for _ in range(n_samples)])
-            if estimates.shape[1:] != problem.logits.shape or not np.all(np.isfinite(estimates)):
-                raise ValueError(f"returned shape {estimates.shape[1:]} or non-finite values; expected finite "
-                                 f"{problem.logits.shape}")
-        except KeyboardInterrupt:
-            raise
-        except BaseException as exc:  # the estimator failed: this setting fails, the run goes on
-            results.append(SettingResult(label, False, np.nan, np.nan, np.nan, np.nan, f"{type(exc).__name__}: {exc}"[:100]))
-            continue
-        reference = ils_expected_gradient(problem, alpha, policy=policy)
-        stats = estimate_statistics(estimates, reference)
-        result, threshold = verdict(stats["z"], stats["stderr"], reference, level, 0.25)
-        results.append(SettingResult(label, result != "biased", float(np.max(np.abs(stats["z"]))), threshold,
-                                     detectable_bias(threshold, stats["stderr"]), stats["bias_norm"]))
-    return StatisticalReport(tuple(results), n_samples, policy, level)
+            arrays, error = child.ask({"kind": "draw", "op": "ils_backward", "problem": problem, "n": int(n),
+                                       "seed": int(rng.integers(2**63)), "options": {"alpha": alpha}})
+        except JobFailed as exc:
+            raise ValueError(f"{name} {exc}") from None
+        if error is not None or len(arrays) != 1 or arrays[0].shape != (n,) + problem.logits.shape:
+            raise ValueError(f"{name}: {error or 'sent estimates of the wrong shape'}")
+        if not np.all(np.isfinite(arrays[0])):
+            raise ValueError(f"{name}: returned NaN or inf")
+        return arrays[0].astype(np.float64)
+
+    return Estimator(name, {"alpha": alpha}, estimate)

@@ -7,196 +7,51 @@ is ``{"id", "op", "inputs", "expected", "rtol", "atol", "note"}`` with arrays
 as nested lists; draws are fixed by an explicit category ``index`` or
 explicit uniform noise ``u``, so any framework can replay them.
 
-Ops and the function signature :mod:`ils_ref.conformance` calls for each:
-
-=========================  ==================================================
-op                         signature of the implementation under test
-=========================  ==================================================
-``ils_backward``           ``fn(logits, index, dz, alpha) -> dlogits``
-                           (chain-ruled, KL, ``h = z/Σz``; ``expected`` is
-                           ``policy="clip"``, ``expected_signed`` the literal
-                           Algorithm 1, ``policy="signed"``, or ``null``
-                           where its ``π_D`` is undefined)
-``ils_backward_prototype`` ``fn(logits, index, dz, alpha) -> -π_D/(π+1e-7)``
-                           (the original prototype, ``policy="signed"``)
-``gumbel_softmax``         ``fn(logits, u, temperature, hard, dy) -> (y, dlogits)``
-``sample_categorical``     ``fn(probs, u) -> index``
-``softmax_backward``       ``fn(dy, y) -> dx``
-``kl_divergence_backward`` ``fn(dout, p, q) -> (dp, dq)``
-``normalize_backward``     ``fn(dy, z) -> dz``
-=========================  ==================================================
+The ops, and the signature ``ils-ref check`` calls for each, are the table
+:data:`ils_ref.checking.signatures.SIGNATURES` (printed by ``ils-ref check
+--help`` and in the README).  Version 3 added masked logits (written
+``-Infinity``, as Python's :mod:`json` writes and reads it), one ``alpha`` per
+row, ``K = 2`` and ``K = 128``, inputs handed over in Fortran order or
+strided (the case's ``layout``), and the ops ``reinmax``, ``gumbel_rao``,
+``straight_through``, ``bernoulli_ils``, ``gaussian_ils`` and
+``ils_backward_squared_error``.
 
 ``sample_categorical`` cases keep every ``u`` at least 1e-9 away from a
 cumulative sum, so implementations that add the probabilities in another
-order still agree.
+order still agree.  :func:`load_vectors` refuses a document whose cases do
+not match these signatures, or whose expected values are not finite.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
+from importlib import resources
 
 import numpy as np
 
-from ..version import __version__
 from ..formatting import jsonable
-from ..estimators.gumbel import gumbel_softmax_backward, gumbel_softmax_forward
-from ..estimators.ils import ils_backward, ils_cache, ils_step
-from ..ops.divergence import kl_divergence_backward
-from ..ops.normalization import normalize, normalize_backward
-from ..ops.sampling import sample_categorical
-from ..ops.softmax import softmax, softmax_backward
+from ..version import __version__
+from .signatures import OPS, SIGNATURES, bind_shapes, bind_outputs
+from .vector_cases import estimator_cases, gumbel_cases, ils_cases, ils_cases_v3, primitive_cases, sampling_cases
 
 FORMAT = "ils_ref-vectors"
 #: Bump when the cases change; ``check`` reports it.
-VECTORS_VERSION = 2  # 2: ils_backward cases carry expected_signed too
-
-OPS = (
-    "ils_backward",
-    "ils_backward_prototype",
-    "gumbel_softmax",
-    "sample_categorical",
-    "softmax_backward",
-    "kl_divergence_backward",
-    "normalize_backward",
-)
+VECTORS_VERSION = 3  # 2: ils_backward cases carry expected_signed; 3: masked, per-row alpha, layouts, six more ops
 
 _TOL = {"rtol": 1e-9, "atol": 1e-12}
-
-
-def _logit_settings(rng):
-    """Batch shapes and logit regimes shared by the ILS and softmax cases."""
-    return [
-        ("flat", (4, 5), 0.01 * rng.normal(size=(4, 5))),
-        ("moderate", (3, 6), rng.normal(size=(3, 6))),
-        ("near one-hot", (2, 4), np.array([[12.0, 0.0, -1.0, 0.5], [-3.0, 15.0, 0.0, 1.0]])),
-        ("tiny probabilities", (2, 5), np.array([[0.0, -30.0, -25.0, -40.0, 1.0], [-35.0, 0.0, 2.0, -28.0, -33.0]])),
-        ("batch (2, 2, 3)", (2, 2, 3), rng.normal(size=(2, 2, 3))),
-        ("single row", (7,), rng.normal(size=7)),
-    ]
-
-
-def _ils_cases(rng, prototype: bool):
-    cases = []
-    for label, shape, logits in _logit_settings(rng):
-        probs = softmax(logits)
-        if label == "near one-hot":
-            index = np.argmax(probs, axis=-1)  # the draw that actually happens
-        else:
-            index = np.asarray(sample_categorical(probs, u=rng.random(shape[:-1])))
-        for alpha in (0.1, 0.01, 0.001):
-            # small gradients for the prototype keep Σ(z - αΔ) > 0 under its "signed" arithmetic
-            dz = rng.normal(size=shape) * (0.5 if prototype else 2.0)
-            if alpha == 0.01:
-                # the drawn category gets the largest gradient: z - αΔ >= 0, no policy involved
-                top = dz.max(axis=-1, keepdims=True) + 0.5
-                np.put_along_axis(dz, index[..., None], top, axis=-1)
-            cache = ils_cache(logits, index)
-            kwargs = dict(prototype=True, policy="signed") if prototype else {}
-            step = ils_step(dz, cache, alpha, **kwargs)
-            left = bool((step.w < 0).any())
-            note = f"{label}, alpha={alpha}"
-            if left and not prototype:
-                note += "; z - alpha*Delta has negative entries: expected uses policy='clip'"
-            case = {
-                "op": "ils_backward_prototype" if prototype else "ils_backward",
-                "inputs": {"logits": logits, "index": index, "dz": dz, "alpha": alpha},
-                "expected": {"dlogits": ils_backward(dz, cache, alpha, **kwargs)},
-                "note": note,
-            }
-            if not prototype:
-                try:  # the literal algorithm: pi_D = h(z - alpha*Delta) unclipped
-                    case["expected_signed"] = {"dlogits": ils_backward(dz, cache, alpha, policy="signed")}
-                except ValueError:  # sum(z - alpha*Delta) <= 0 in some row: pi_D is undefined there
-                    case["expected_signed"] = None
-            cases.append(case)
-    return cases
-
-
-def _gumbel_cases(rng):
-    cases = []
-    for temperature in (0.1, 1.0, 10.0):
-        for hard in (False, True):
-            logits = rng.normal(size=(3, 5))
-            u = rng.uniform(0.01, 0.99, size=logits.shape)
-            dy = rng.normal(size=logits.shape)
-            y, cache = gumbel_softmax_forward(logits, temperature, u=u, hard=hard)
-            cases.append(
-                {
-                    "op": "gumbel_softmax",
-                    "inputs": {"logits": logits, "u": u, "temperature": temperature, "hard": hard, "dy": dy},
-                    "expected": {"y": y, "dlogits": gumbel_softmax_backward(dy, cache)},
-                    "note": f"T={temperature}, {'straight-through' if hard else 'soft'}",
-                }
-            )
-    return cases
-
-
-def _sampling_cases(rng):
-    cases = []
-    for k, rows in ((2, 6), (5, 8), (10, 4), (100, 3), (300, 3)):
-        probs = softmax(rng.normal(size=(rows, k)) * 2.0)
-        cdf = np.cumsum(probs, axis=-1)
-        u = rng.random(rows)
-        # keep u away from every cumulative sum so the order of additions cannot matter
-        for _ in range(100):
-            close = np.min(np.abs(cdf - u[:, None]), axis=-1) < 1e-9
-            if not close.any():
-                break
-            u[close] = rng.random(int(close.sum()))
-        cases.append(
-            {
-                "op": "sample_categorical",
-                "inputs": {"probs": probs, "u": u},
-                "expected": {"index": sample_categorical(probs, u=u)},
-                "note": f"K={k}",
-            }
-        )
-    return cases
-
-
-def _primitive_cases(rng):
-    cases = []
-    for label, shape, logits in _logit_settings(rng)[:5]:
-        y = softmax(logits)
-        dy = rng.normal(size=shape)
-        cases.append(
-            {
-                "op": "softmax_backward",
-                "inputs": {"dy": dy, "y": y},
-                "expected": {"dx": softmax_backward(dy, y)},
-                "note": label,
-            }
-        )
-        p = normalize(rng.uniform(0.01, 1.0, size=shape))
-        q = normalize(rng.uniform(0.01, 1.0, size=shape))
-        dout = rng.normal(size=shape[:-1])
-        dp, dq = kl_divergence_backward(dout, p, q)
-        cases.append(
-            {
-                "op": "kl_divergence_backward",
-                "inputs": {"dout": dout, "p": p, "q": q},
-                "expected": {"dp": dp, "dq": dq},
-                "note": label,
-            }
-        )
-        z = rng.uniform(0.1, 2.0, size=shape)
-        cases.append(
-            {
-                "op": "normalize_backward",
-                "inputs": {"dy": dy, "z": z},
-                "expected": {"dz": normalize_backward(dy, z)},
-                "note": label,
-            }
-        )
-    return cases
 
 
 def generate() -> dict:
     """The reference-vector document (deterministic)."""
     rng = np.random.default_rng(20191014)  # the post's date
-    cases = _ils_cases(rng, prototype=False) + _ils_cases(rng, prototype=True)
-    cases += _gumbel_cases(rng) + _sampling_cases(rng) + _primitive_cases(rng)
+    cases = ils_cases(rng, prototype=False) + ils_cases(rng, prototype=True)
+    cases += gumbel_cases(rng) + sampling_cases(rng) + primitive_cases(rng)
+    rng = np.random.default_rng([20191014, 3])  # version 3's cases: the earlier ones keep their bytes
+    cases += ils_cases_v3(rng) + estimator_cases(rng)
+    cases.sort(key=lambda c: OPS.index(c["op"]))  # stable: by op, in the order of the table
     counters: dict = {}
     out = []
     for case in cases:
@@ -225,3 +80,100 @@ def dumps(doc: dict) -> str:
 def content_hash(doc: dict) -> str:
     """The sha256 of the cases in canonical form (what ``doc["sha256"]`` records)."""
     return hashlib.sha256(json.dumps(doc["cases"], sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+#: A vectors file larger than this is refused before it is read (the shipped one is ~100 kB).
+MAX_VECTORS_BYTES = 16 * 1024 * 1024
+
+
+def load_vectors(path=None) -> dict:
+    """The vector document: from ``path``, or the copy shipped with the package.
+
+    A file is read only if it is a regular file of at most ``MAX_VECTORS_BYTES``
+    (not a FIFO, a device or a folder); its cases must match the signatures of
+    their ops (:func:`case_problem`).  Anything else is a ``ValueError`` naming
+    the file.
+    """
+    if path is None:
+        text = resources.files("ils_ref").joinpath("data/vectors.json").read_text(encoding="utf-8")
+        source = "the vectors shipped with ils_ref"
+    else:
+        source = str(path)
+        try:
+            info = os.stat(path)  # stat, not open: opening a FIFO would block
+            if not stat.S_ISREG(info.st_mode):
+                raise ValueError(f"vectors file {source} is not a regular file")
+            if info.st_size > MAX_VECTORS_BYTES:
+                raise ValueError(f"vectors file {source} has {info.st_size} bytes; at most {MAX_VECTORS_BYTES} are read")
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read(MAX_VECTORS_BYTES + 1)
+        except OSError as exc:
+            raise ValueError(f"cannot read vectors file {source}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"vectors file {source} is not UTF-8 text") from None
+    try:
+        doc = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ValueError(f"{source} is not valid JSON: {type(exc).__name__}: {str(exc)[:80]}") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("cases"), list):
+        raise ValueError(f"{source} is not an {FORMAT} document")
+    if doc.get("sha256") != content_hash(doc):
+        raise ValueError(f"{source}: the cases do not match the recorded sha256 (file edited or truncated)")
+    for i, case in enumerate(doc["cases"]):
+        problem = case_problem(case)
+        if problem:
+            name = case.get("id") if isinstance(case, dict) and isinstance(case.get("id"), str) else f"case {i}"
+            raise ValueError(f"{source}: {name[:40]} is malformed: {problem}")
+    return doc
+
+
+def case_problem(case) -> str | None:
+    """What is wrong with one case of a vectors document, or ``None``."""
+    if not isinstance(case, dict):
+        return "not an object"
+    for key, kind in (("id", str), ("op", str), ("inputs", dict), ("expected", dict)):
+        if not isinstance(case.get(key), kind):
+            return f"{key} missing or not a {kind.__name__}"
+    if case["op"] not in SIGNATURES:
+        return f"unknown op {case['op']!r:.40}"
+    for key in ("rtol", "atol"):
+        value = case.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 <= value <= 1):
+            return f"{key} must be a number in [0, 1], got {value!r:.40}"
+    if case.get("layout", "C") not in ("C", "F", "strided"):
+        return f"layout must be C, F or strided, got {case.get('layout')!r:.40}"
+    sig = SIGNATURES[case["op"]]
+    values = {}
+    for group, names in (("inputs", [a.name for a in sig.inputs]), ("expected", [n for n, _ in sig.outputs])):
+        for name in names:
+            if name not in case[group]:
+                return f"{group} lacks {name!r}"
+            value = case[group][name]
+            if isinstance(value, (bool, int, float)):
+                values[group, name] = value
+                continue
+            try:
+                arr = np.asarray(value, dtype=np.float64)
+            except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+                return f"{group}.{name} is not an array of numbers ({type(exc).__name__})"
+            if arr.size > MAX_VECTORS_BYTES // 8:
+                return f"{group}.{name} is too large"
+            values[group, name] = arr
+    inputs = {name: v for (group, name), v in values.items() if group == "inputs"}
+    problem, bound = bind_shapes(case["op"], inputs)
+    if problem:
+        return f"inputs do not match {sig.op}'s signature {sig.text()}: {problem}"
+    expected = [{n: v for (group, n), v in values.items() if group == "expected"}]
+    if case["op"] == "ils_backward" and case.get("expected_signed") is not None:
+        signed = case["expected_signed"]
+        if not isinstance(signed, dict) or "dlogits" not in signed:
+            return "expected_signed must be null or an object with dlogits"
+        try:
+            expected.append({"dlogits": np.asarray(signed["dlogits"], dtype=np.float64)})
+        except (TypeError, ValueError, OverflowError, RecursionError):
+            return "expected_signed.dlogits is not an array of numbers"
+    for outputs in expected:
+        problem = bind_outputs(case["op"], outputs, bound)
+        if problem:
+            return problem
+    return None
