@@ -62,7 +62,7 @@ def _candidates(inputs: dict, policy: str):
     if np.isneginf(logits).any():  # before the signed policy's entry, which does not mask either
         tries.insert(0, (
             "masked categories given mass: z - alpha*Delta must stay 0 where the logit is -inf (probability 0), "
-            "before h normalises it", lambda: _unguarded_signed(logits, index, dz, alpha, clip=policy == "clip")[0]))
+            "before h normalises it", lambda: _unguarded_signed(logits, index, dz, alpha, clip=policy == "clip", mask=False)[0]))
     tries.append((
         "the signed policy where its pi_D is undefined: h divided by sum(z - alpha*Delta) <= 0 (the literal "
         "algorithm; check with --policy signed, which skips these cases, or clip)",
@@ -81,11 +81,12 @@ def _candidates(inputs: dict, policy: str):
             continue
 
 
-def _unguarded_signed(logits, index, dz, alpha, clip: bool = False):
-    """Algorithm 1 unclipped (unless ``clip``), unguarded and unmasked, as the prototype computed it."""
+def _unguarded_signed(logits, index, dz, alpha, clip: bool = False, mask: bool = True):
+    """Algorithm 1 unclipped (unless ``clip``) and unguarded, as the prototype computed it (masking unless ``mask=False``)."""
     probs, k = softmax_kernel(logits), np.asarray(index)
     step = np.asarray(alpha, dtype=np.float64)[..., None] if np.ndim(alpha) else alpha
     w = one_hot_kernel(k, logits.shape[-1]) - step * (dz - np.take_along_axis(dz, k[..., None], axis=-1))
+    w = np.where(np.isneginf(logits), 0.0, w) if mask else w
     w = np.maximum(w, 0.0) if clip else w
     pi_d = w / w.sum(axis=-1, keepdims=True)
     return probs - pi_d, -pi_d / (probs + PROTOTYPE_EPS)

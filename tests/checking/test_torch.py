@@ -16,12 +16,15 @@ def ils_autograd(logits, index, dz, alpha, dtype=torch.float32, prototype=False)
     index = torch.as_tensor(np.asarray(index))
     z = torch.nn.functional.one_hot(index, probs.shape[-1]).to(dtype)
     g = torch.as_tensor(np.asarray(dz)).to(dtype)
-    w = z - alpha * (g - g.gather(-1, index[..., None]))  # z - alpha * Delta
+    step = torch.as_tensor(np.asarray(alpha)).to(dtype)[..., None]  # one alpha, or one per row
+    masked = torch.isneginf(theta)
+    w = z - step * (g - g.gather(-1, index[..., None]))  # z - alpha * Delta
+    w = torch.where(masked, 0.0, w)  # a masked category keeps probability 0
     w = w if prototype else torch.clamp(w, min=0.0)
     pi_d = (w / w.sum(-1, keepdim=True)).detach()
     if prototype:  # the original TF prototype's arithmetic: dL_I/dpi returned as the logit gradient
         return (-pi_d / (probs + 1e-7)).detach().requires_grad_(True)
-    loss = -(pi_d * torch.log(probs)).sum()
+    loss = -(pi_d * torch.where(masked, 0.0, torch.log_softmax(theta, -1))).sum()  # 0 log 0 = 0 where masked
     (grad,) = torch.autograd.grad(loss, theta, create_graph=True)
     return grad  # requires grad: check must detach it
 
@@ -45,9 +48,12 @@ def test_as_torch_hands_tensors(tmp_path, monkeypatch, capsys):
         "    theta = logits.clone().requires_grad_(True)\n"
         "    probs = torch.softmax(theta, -1)\n"
         "    z = torch.nn.functional.one_hot(index, probs.shape[-1]).double()\n"
-        "    w = torch.clamp(z - alpha * (dz - dz.gather(-1, index[..., None])), min=0.0)\n"
+        "    step = torch.as_tensor(alpha, dtype=torch.float64)[..., None]\n"
+        "    w = z - step * (dz - dz.gather(-1, index[..., None]))\n"
+        "    w = torch.clamp(torch.where(torch.isneginf(logits), 0.0, w), min=0.0)\n"
         "    pi_d = (w / w.sum(-1, keepdim=True)).detach()\n"
-        "    (grad,) = torch.autograd.grad(-(pi_d * torch.log(probs)).sum(), theta)\n"
+        "    logp = torch.where(torch.isneginf(logits), 0.0, torch.log_softmax(theta, -1))\n"
+        "    (grad,) = torch.autograd.grad(-(pi_d * logp).sum(), theta)\n"
         "    return grad\n"
     )
     monkeypatch.chdir(tmp_path)
