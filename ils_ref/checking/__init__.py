@@ -10,9 +10,13 @@
   :mod:`.finite_differences` holds :func:`numerical_jacobian`.
 * :mod:`.problems` — objectives whose exact gradient is known by enumerating
   the outcomes; :mod:`.statcheck` — is a stochastic estimator unbiased?
-* :mod:`.vectors`, :mod:`.conformance` — reference vectors and ``ils-ref check``;
-  :mod:`.diagnosis` names a failing implementation's mistake, :mod:`.isolated`
-  runs it in a child process, :mod:`.statistical` checks a whole estimator.
+* ``ils-ref check``: :mod:`.signatures` (what is called, op by op),
+  :mod:`.vectors` and :mod:`.vector_cases` (the reference vectors),
+  :mod:`.conformance` (judging what came back), :mod:`.diagnosis` (naming a
+  failing implementation's mistake), :mod:`.isolated` (the parent: a child
+  process per check, the verdict kept here), :mod:`.runner` (the child: calls
+  the function, sends arrays), :mod:`.wire` (their message format, no pickle),
+  :mod:`.statistical` (a whole estimator that draws for itself).
 * :mod:`.selfcheck` — every backward pass of the package, checked.
 
 Imports: :mod:`ils_ref.estimators`, :mod:`ils_ref.ops` and the foundation

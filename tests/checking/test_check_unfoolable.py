@@ -87,15 +87,24 @@ def test_pure_noise_is_never_a_pass():
     assert loud.verdict == "inconclusive" and "about --samples" in str(loud)
 
 
-STATISTICAL_HOSTILE = {
+STATISTICAL_HOSTILE = {  # what only a child process survives
     "os._exit": ("import os\ndef fn(logits, dz_of, rng, alpha=0.1):\n    os._exit(0)\n", "ended the process"),
     "sys.exit at import": ("import sys\nsys.exit(0)\n", "raised SystemExit"),
     "hangs": ("import time\ndef fn(logits, dz_of, rng, alpha=0.1):\n    time.sleep(60)\n", "timed out after 1 s"),
-    "wrong signature": ("def fn(logits, dz_of, rng):\n    return logits\n", "raised TypeError"),
-    "a generator": ("def fn(logits, dz_of, rng, alpha=0.1):\n    yield logits\n", "returned a generator"),
-    "broadcastable shape": ("import numpy as np\ndef fn(logits, dz_of, rng, alpha=0.1):\n    return np.zeros(logits.shape[-1])\n",
-                            "returned shape"),
 }
+
+
+def test_careless_estimators_fail_their_settings_with_a_reason():
+    # the child runs the same runner.draw: these need no process of their own to be tested
+    careless = {
+        "raised TypeError": lambda logits, dz_of, rng: logits,  # no alpha
+        "returned a generator": lambda logits, dz_of, rng, alpha=0.1: (x for x in [logits]),
+        "returned shape (4,)": lambda logits, dz_of, rng, alpha=0.1: np.zeros(logits.shape[-1]),  # broadcastable
+        "returned None": lambda logits, dz_of, rng, alpha=0.1: None,
+    }
+    for message, fn in careless.items():
+        report = check_estimator(fn, n_samples=100)
+        assert report.verdict == "fail" and all(message in (r.error or "") for r in report.results[:1]), str(report)
 
 
 @pytest.mark.parametrize("name", sorted(STATISTICAL_HOSTILE))
