@@ -14,9 +14,11 @@ def ils_jax(logits, index, dz, alpha):
     """ILS as a JAX user writes it (float32 by default, no x64), with jax.vjp for step 3."""
     logits, dz, index = jnp.asarray(logits), jnp.asarray(dz), jnp.asarray(index)
     z = jax.nn.one_hot(index, logits.shape[-1])
-    w = jnp.clip(z - alpha * (dz - jnp.take_along_axis(dz, index[..., None], axis=-1)), 0.0)
+    masked = jnp.isneginf(logits)
+    w = z - jnp.asarray(alpha)[..., None] * (dz - jnp.take_along_axis(dz, index[..., None], axis=-1))  # alpha: one or per row
+    w = jnp.clip(jnp.where(masked, 0.0, w), 0.0)  # a masked category keeps probability 0
     pi_d = w / w.sum(-1, keepdims=True)
-    _, vjp = jax.vjp(lambda theta: -(pi_d * jax.nn.log_softmax(theta)).sum(), logits)
+    _, vjp = jax.vjp(lambda theta: -(pi_d * jnp.where(masked, 0.0, jax.nn.log_softmax(theta))).sum(), logits)
     return vjp(jnp.ones(()))[0]
 
 
@@ -31,7 +33,8 @@ def test_as_jax_hands_jax_arrays(tmp_path, monkeypatch):
         "def fn(logits, index, dz, alpha):\n"
         "    assert isinstance(logits, jax.Array)\n"
         "    z = jax.nn.one_hot(index, logits.shape[-1])\n"
-        "    w = jnp.clip(z - alpha * (dz - jnp.take_along_axis(dz, index[..., None], axis=-1)), 0.0)\n"
+        "    w = z - jnp.asarray(alpha)[..., None] * (dz - jnp.take_along_axis(dz, index[..., None], axis=-1))\n"
+        "    w = jnp.clip(jnp.where(jnp.isneginf(logits), 0.0, w), 0.0)\n"
         "    return jax.nn.softmax(logits) - w / w.sum(-1, keepdims=True)\n"
     )
     monkeypatch.chdir(tmp_path)
