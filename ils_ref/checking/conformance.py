@@ -31,7 +31,7 @@ import numpy as np
 
 from ..formatting import text_table
 from .diagnosis import diagnose
-from .runner import call
+from .runner import call, parameters
 from .signatures import SIGNATURES, STATISTICAL
 from .vectors import OPS, load_vectors
 
@@ -265,8 +265,6 @@ def check(fn, op: str = "ils_backward", vectors=None, *, policy: str = "clip", r
     doc = vectors if isinstance(vectors, dict) else load_vectors(vectors)
     cases, skipped = cases_for(doc, op, policy)
     results = tuple(run_case(fn, op, c, policy=policy, rtol=rtol, atol=atol) for c in cases)
-    from .runner import parameters
-
     return ConformanceReport(op=op, results=results, vectors_version=doc.get("version"), sha256=doc.get("sha256", ""),
                              policy=policy, skipped=tuple(skipped), parameters=parameters(fn))
 

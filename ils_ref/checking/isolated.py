@@ -159,6 +159,16 @@ class Child:
             self._proc.kill()
         raise JobFailed(why)
 
+    def draw(self, op: str, problem, n: int, seed, options: dict):
+        """:func:`ils_ref.checking.runner.draw` run in the child: ``(estimates, None)`` or ``(None, why)``; never raises."""
+        try:
+            arrays, error = self.ask({"kind": "draw", "op": op, "problem": problem, "n": n, "seed": seed, "options": options})
+        except JobFailed as exc:
+            return None, str(exc)
+        if error is None and len(arrays) != 1:
+            error = "sent no estimates"
+        return (arrays[0] if error is None else None), error
+
 
 def check_isolated(spec: str, op: str = "ils_backward", vectors=None, timeout: float = DEFAULT_TIMEOUT, *,
                    policy: str = "clip", rtol=None, atol=None, framework: str = "numpy") -> ConformanceReport:

@@ -178,11 +178,17 @@ def check_estimator(fn, *, op: str = "ils_backward", policy: str = "clip", n_sam
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
     n_samples, seed, level = _checked_options(op, policy, n_samples, seed, level)
+    results = _judge_settings(lambda *job: draw(fn, op, *job), op, policy, n_samples, seed, level)
+    return StatisticalReport(results, n_samples, policy, level, op)
+
+
+def _judge_settings(draws, op, policy, n_samples, seed, level) -> tuple:
+    """Every setting of ``op`` judged from ``draws(problem, n, seed, options) -> (estimates, error)``."""
     results = []
     for i, (label, problem, options) in enumerate(settings(op)):
-        estimates, error = draw(fn, op, problem, n_samples, [seed, i], options)
+        estimates, error = draws(problem, n_samples, [seed, i], options)
         results.append(judge_setting(label, estimates, error, reference(op, problem, options, policy), level, n_samples))
-    return StatisticalReport(tuple(results), n_samples, policy, level, op)
+    return tuple(results)
 
 
 def check_estimator_isolated(spec: str, *, op: str = "ils_backward", policy: str = "clip", n_samples: int = 4000,
@@ -195,23 +201,13 @@ def check_estimator_isolated(spec: str, *, op: str = "ils_backward", policy: str
     settings after it are not run.  Raises as
     :class:`ils_ref.checking.isolated.Child` does for an import that fails.
     """
-    from .isolated import Child, JobFailed
+    from .isolated import Child
 
     n_samples, seed, level = _checked_options(op, policy, n_samples, seed, level)
-    results = []
     with Child(spec, timeout) as child:
-        for i, (label, problem, options) in enumerate(settings(op)):
-            try:
-                arrays, error = child.ask({"kind": "draw", "op": op, "problem": problem, "n": n_samples,
-                                           "seed": [seed, i], "options": options})
-                estimates = arrays[0] if arrays and error is None else None
-                if estimates is None and error is None:
-                    error = "sent no estimates"
-            except JobFailed as exc:
-                estimates, error = None, str(exc)
-            results.append(judge_setting(label, estimates, error, reference(op, problem, options, policy), level, n_samples))
+        results = _judge_settings(lambda *job: child.draw(op, *job), op, policy, n_samples, seed, level)
         output = child.output()
-    return StatisticalReport(tuple(results), n_samples, policy, level, op, output)
+    return StatisticalReport(results, n_samples, policy, level, op, output)
 
 
 def isolated_estimator(child, name: str, alpha: float):
@@ -222,22 +218,19 @@ def isolated_estimator(child, name: str, alpha: float):
     ending) is a ``ValueError``, which ``compare`` reports in that row.
     """
     from ..estimators.interface import Estimator
-    from .isolated import JobFailed
 
     alpha = checked(alpha=("nonnegative_scalar", alpha))
 
     def estimate(logits, problem, rng, n):
         if not np.array_equal(np.asarray(logits), problem.logits):
             raise ValueError("an isolated estimator samples at the problem's own logits")
-        try:
-            arrays, error = child.ask({"kind": "draw", "op": "ils_backward", "problem": problem, "n": int(n),
-                                       "seed": int(rng.integers(2**63)), "options": {"alpha": alpha}})
-        except JobFailed as exc:
-            raise ValueError(f"{name} {exc}") from None
-        if error is not None or len(arrays) != 1 or arrays[0].shape != (n,) + problem.logits.shape:
-            raise ValueError(f"{name}: {error or 'sent estimates of the wrong shape'}")
-        if not np.all(np.isfinite(arrays[0])):
-            raise ValueError(f"{name}: returned NaN or inf")
-        return arrays[0].astype(np.float64)
+        estimates, error = child.draw("ils_backward", problem, int(n), int(rng.integers(2**63)), {"alpha": alpha})
+        if error is None and estimates.shape != (n,) + problem.logits.shape:
+            error = "sent estimates of the wrong shape"
+        if error is None and not np.all(np.isfinite(estimates)):
+            error = "returned NaN or inf"
+        if error is not None:
+            raise ValueError(f"{name}: {error}")
+        return estimates.astype(np.float64)
 
     return Estimator(name, {"alpha": alpha}, estimate)

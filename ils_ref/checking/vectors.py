@@ -34,7 +34,8 @@ import numpy as np
 
 from ..formatting import jsonable
 from ..version import __version__
-from .signatures import OPS, SIGNATURES, bind_shapes, bind_outputs
+from .runner import LAYOUTS
+from .signatures import OPS, SIGNATURES, bind_outputs, bind_shapes
 from .vector_cases import estimator_cases, gumbel_cases, ils_cases, ils_cases_v3, primitive_cases, sampling_cases
 
 FORMAT = "ils_ref-vectors"
@@ -140,8 +141,8 @@ def case_problem(case) -> str | None:
         value = case.get(key)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 <= value <= 1):
             return f"{key} must be a number in [0, 1], got {value!r:.40}"
-    if case.get("layout", "C") not in ("C", "F", "strided"):
-        return f"layout must be C, F or strided, got {case.get('layout')!r:.40}"
+    if case.get("layout", "C") not in LAYOUTS:
+        return f"layout must be one of {', '.join(LAYOUTS)}, got {case.get('layout')!r:.40}"
     sig = SIGNATURES[case["op"]]
     values = {}
     for group, names in (("inputs", [a.name for a in sig.inputs]), ("expected", [n for n, _ in sig.outputs])):
