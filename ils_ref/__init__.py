@@ -8,15 +8,18 @@ The package is layered; each layer imports only the ones below it:
 * :mod:`ils_ref.ops`          softmax, sigmoid, divergences, ``h(z) = z/Σz``, sampling
 * :mod:`ils_ref.estimators`   ILS (Algorithm 1), Gumbel-softmax, Gumbel-Rao, ReinMax, Bernoulli
                               and Gaussian ILS, every estimator behind one interface
-* :mod:`ils_ref.models`       a categorical VAE whose ELBO gradient is exact, and its data
-* :mod:`ils_ref.checking`     gradient checks, exact problems, the statistical check,
+* :mod:`ils_ref.models`       problems whose exact gradient is known: the toy losses, and a
+                              categorical VAE whose ELBO gradient is exact, with its data
+* :mod:`ils_ref.checking`     estimators against exact answers: the statistical check,
                               reference vectors and ``ils-ref check``, the self-check
 * :mod:`ils_ref.experiments`  toy experiment 1, ``ils-ref reproduce``, ``ils-ref compare``,
                               ``ils-ref vae``
 * :mod:`ils_ref.cli`          the ``ils-ref`` command line
 
 beside a foundation every layer uses: :mod:`ils_ref.validation` (argument
-checks by role) and :mod:`ils_ref.formatting` (text tables, JSON).  Reading
+checks by role) and :mod:`ils_ref.formatting` (text tables, JSON), and, on the
+floor just above it, the general-purpose gradient checker :mod:`ils_ref.gradcheck`
+(:func:`check_vjp` for any ``f`` and ``vjp``; it knows nothing of ILS).  Reading
 order for the method: ``ops/softmax.py``, ``ops/normalization.py``, then
 ``estimators/ils.py``.
 
@@ -26,7 +29,7 @@ axes.  Integer and float32 input is converted to float64.
 
 from .version import __version__  # re-exported
 
-from .checking.gradcheck import VJPReport, assert_vjp, check_vjp, numerical_jacobian
+from .gradcheck import VJPReport, assert_vjp, check_vjp, numerical_jacobian
 from .estimators.bernoulli import BernoulliCache, bernoulli_ils_backward, bernoulli_ils_forward
 from .estimators.gaussian import GaussianCache, gaussian_ils_backward, gaussian_ils_forward
 from .estimators.gumbel import GumbelCache, gumbel_softmax_backward, gumbel_softmax_forward

@@ -117,7 +117,7 @@ def _selfcheck(args: argparse.Namespace) -> int:
 
 def _problem(command: str, args: argparse.Namespace):
     """The problem named by ``--problem``/``--target``/``--seed``, or ``None`` after one line on stderr."""
-    from .checking.problems import make_problem
+    from .models.problems import make_problem
 
     if args.target is not None and args.problem != "bernoulli-quadratic":
         print(f"ils-ref {command}: --target applies to --problem bernoulli-quadratic only", file=sys.stderr)
@@ -362,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="results", help="output folder (default results/)")
     p.set_defaults(run=_reproduce)
 
-    from .checking.problems import PROBLEMS
+    from .models.problems import PROBLEMS
 
     p = sub.add_parser(
         "compare",

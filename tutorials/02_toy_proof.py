@@ -35,7 +35,7 @@ from _tutorial import QUICK, Claims, show_figure  # noqa: E402
 
 from ils_ref import kl_divergence, softmax  # noqa: E402
 from ils_ref.experiments.toy1 import toy_metric  # noqa: E402
-from ils_ref.checking.problems import exact_gradient, exact_objective, make_toy1, outcome_values  # noqa: E402
+from ils_ref.models.problems import exact_gradient, exact_objective, make_toy1, outcome_values  # noqa: E402
 
 claims = Claims()
 

@@ -25,7 +25,7 @@ import numpy as np
 from _tutorial import Claims
 
 from ils_ref import ils_backward, ils_cache, ils_step, softmax_backward
-from ils_ref.checking.problems import toy1
+from ils_ref.models.problems import toy1
 
 
 def show(name, value):

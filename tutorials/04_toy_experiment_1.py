@@ -40,7 +40,7 @@ from _tutorial import OUT, QUICK, REPO, Claims, show_file
 from ils_ref import kl_divergence, softmax
 from ils_ref.estimators.interface import ils_expected_gradient
 from ils_ref.experiments.toy1 import Setting, make_problems, order_settings, toy_metric, train
-from ils_ref.checking.problems import make_toy1
+from ils_ref.models.problems import make_toy1
 from ils_ref.experiments.reproduce import run_or_load, save_npz, summary_table, window, write_figures
 from ils_ref.experiments.figures import POST_FIGURE
 from ils_ref.experiments.toy1 import mean_interval

@@ -28,7 +28,7 @@ from _tutorial import QUICK, Claims, show_figure  # noqa: E402
 
 from ils_ref.experiments.compare import compare, format_table  # noqa: E402
 from ils_ref.estimators.interface import ils_expected_gradient  # noqa: E402
-from ils_ref.checking.problems import exact_gradient, make_problem  # noqa: E402
+from ils_ref.models.problems import exact_gradient, make_problem  # noqa: E402
 from ils_ref.checking.statcheck import cosine  # noqa: E402
 
 PROBLEMS = ("toy1", "bernoulli-quadratic", "linear")

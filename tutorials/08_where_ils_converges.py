@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 from _tutorial import QUICK, Claims, show_figure  # noqa: E402
 
 from ils_ref import softmax  # noqa: E402
-from ils_ref.checking.problems import (  # noqa: E402
+from ils_ref.models.problems import (  # noqa: E402
     bernoulli_quadratic,
     exact_gradient,
     exact_objective,

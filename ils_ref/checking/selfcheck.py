@@ -21,7 +21,7 @@ from ..ops.divergence import bernoulli_kl, bernoulli_kl_backward, gaussian_kl, g
 from ..ops.normalization import normalize, normalize_backward
 from ..ops.sigmoid import sigmoid, sigmoid_backward
 from ..ops.softmax import log_softmax, log_softmax_backward, softmax, softmax_backward
-from .gradcheck import check_vjp
+from ..gradcheck import check_vjp
 
 
 def backward_cases(seed: int = 0, batch: tuple = (3, 4), k: int = 7) -> list:

@@ -2,7 +2,7 @@ r"""A statistical check for stochastic gradient estimators.
 
 A finite-difference checker cannot judge an estimator whose output is random.
 This module compares the Monte-Carlo mean of ``n`` independent estimates with
-the exact gradient (computed by enumeration, :func:`ils_ref.problems.exact_gradient`)
+the exact gradient (computed by enumeration, :func:`ils_ref.models.problems.exact_gradient`)
 and gives a verdict with a stated rule.
 
 The rule
@@ -38,7 +38,7 @@ import numpy as np
 from scipy.stats import norm
 
 from ..validation import checked
-from .problems import Problem, exact_gradient
+from ..models.problems import Problem, exact_gradient
 
 VERDICTS = ("consistent with unbiased", "biased", "inconclusive")
 #: The detection probability the verdict "consistent with unbiased" guarantees for a bias at the resolution.
@@ -168,7 +168,7 @@ def check_unbiased(
     Parameters
     ----------
     estimator : ils_ref.estimators.Estimator
-    problem : ils_ref.problems.Problem
+    problem : ils_ref.models.problems.Problem
     logits : array_like, optional
         Where to evaluate (default: the problem's logits).
     n_samples : int

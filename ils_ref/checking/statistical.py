@@ -40,7 +40,7 @@ from ..estimators.interface import ils_expected_gradient
 from ..formatting import text_table
 from ..validation import checked
 from .conformance import POLICIES, printed
-from .problems import bernoulli_quadratic, exact_gradient, linear, make_toy1
+from ..models.problems import bernoulli_quadratic, exact_gradient, linear, make_toy1
 from .runner import draw
 from .signatures import STATISTICAL
 from .statcheck import detectable_bias, estimate_statistics, verdict

@@ -28,7 +28,7 @@ estimates stay independent of each other.
 A *problem* is any object with ``logits`` (its default point), ``f(z)`` and
 ``grad(z)`` row by row, ``num_categories``, ``point(logits)`` and (for
 :func:`exact` only) ``exact_gradient(logits)``; the shipped ones, with exact
-gradients by enumeration, are in :mod:`ils_ref.checking.problems`, and the
+gradients by enumeration, are in :mod:`ils_ref.models.problems`, and the
 categorical VAE's decoder loss is :class:`ils_ref.models.vae.LatentProblem`.
 """
 
@@ -214,7 +214,7 @@ def ils_expected_gradient(problem, alpha: float, logits=None, **options) -> np.n
         \mathbb{E}[d\theta] = \sum_k \pi_k\, d\theta(z = e_k)
 
     row by row, with no Monte-Carlo noise.  Compare with
-    :func:`ils_ref.problems.exact_gradient` for the exact bias.
+    :func:`ils_ref.models.problems.exact_gradient` for the exact bias.
 
     ``options`` go to :func:`ils_ref.ils_backward`.
     """

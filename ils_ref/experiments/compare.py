@@ -22,7 +22,7 @@ import json
 
 import numpy as np
 
-from ..checking.problems import Problem, exact_gradient
+from ..models.problems import Problem, exact_gradient
 from ..checking.statcheck import estimate_statistics, verdict
 from ..estimators.interface import Estimator, standard_estimators
 from ..formatting import jsonable, text_table
@@ -47,7 +47,7 @@ def compare(
     """
     n_samples, seed = checked(n_samples=("int", n_samples, 2), seed=("int", seed, 0))
     if not isinstance(problem, Problem):
-        raise TypeError(f"problem must be an ils_ref.problems.Problem, got {type(problem).__name__}")
+        raise TypeError(f"problem must be an ils_ref.models.problems.Problem, got {type(problem).__name__}")
     estimators = standard_estimators(problem) if estimators is None else estimators
     exact = exact_gradient(problem)
     rows = []

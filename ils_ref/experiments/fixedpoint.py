@@ -15,7 +15,7 @@ limit of the logits, never reached at finite values).
 Estimators followed (all at logits 0 to start):
 
 ``exact``
-    ``∂/∂θ E f``, by enumeration (:func:`ils_ref.checking.problems.exact_gradient`).
+    ``∂/∂θ E f``, by enumeration (:func:`ils_ref.models.problems.exact_gradient`).
 ``ils``, ``ils-signed``, ``ils-prototype``
     ILS's exact expectation with the clip policy (the default), the signed
     policy, and the original prototype's ``-π_D/(π + 1e-7)`` (signed policy).
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checking.problems import exact_gradient, exact_objective, outcome_values, outcomes
+from ..models.problems import exact_gradient, exact_objective, outcome_values, outcomes
 from ..estimators.ils import PROTOTYPE_EPS
 from ..estimators.ils_fast import ils_kernel_fast
 from ..ops.softmax import softmax_backward_kernel, softmax_kernel

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..checking.problems import TOY_SMOOTHING, Toy1, outcome_values, toy1, toy_terms
+from ..models.problems import TOY_SMOOTHING, Toy1, outcome_values, toy1, toy_terms
 from ..estimators.gumbel import gumbel_backward_kernel, gumbel_forward_kernel
 from ..estimators.ils import PROTOTYPE_EPS
 from ..estimators.ils_fast import ils_kernel_fast

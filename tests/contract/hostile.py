@@ -10,7 +10,7 @@ import numpy as np
 import ils_ref as R
 from ils_ref.estimators import interface as E
 from ils_ref.experiments import toy1 as X
-from ils_ref.checking import problems as P
+from ils_ref.models import problems as P
 from ils_ref.experiments import reproduce as RP
 from ils_ref.checking import statcheck as S
 from ils_ref.experiments.compare import compare

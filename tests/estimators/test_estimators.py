@@ -13,7 +13,7 @@ from ils_ref.estimators.interface import (
     reinforce_loo,
     standard_estimators,
 )
-from ils_ref.checking.problems import (
+from ils_ref.models.problems import (
     bernoulli_quadratic,
     exact_gradient,
     exact_objective,

@@ -8,7 +8,7 @@ import pytest
 from ils_ref.cli import main
 from ils_ref.experiments.compare import compare
 from ils_ref.estimators.interface import ils, standard_estimators
-from ils_ref.checking.problems import bernoulli_quadratic, exact_gradient, make_linear
+from ils_ref.models.problems import bernoulli_quadratic, exact_gradient, make_linear
 
 
 def test_compare_table_and_json(tmp_path, capsys):

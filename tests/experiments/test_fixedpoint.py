@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from ils_ref.checking.problems import bernoulli_quadratic, linear
+from ils_ref.models.problems import bernoulli_quadratic, linear
 from ils_ref.cli import main
 from ils_ref.experiments.fixedpoint import expected_gradient, fixed_points, minimiser
 
@@ -93,7 +93,7 @@ def test_bad_fixedpoint_arguments_exit_2(argv, capsys):
                                                  ("ils-prototype", dict(policy="signed", prototype=True))])
 def test_the_loop_gradient_is_ils_expected_gradient_bit_for_bit(estimator, options):
     # fixed_points calls ILS's kernel directly (no argument checks in the SGD loop): the same numbers.
-    from ils_ref.checking.problems import linear, make_toy1
+    from ils_ref.models.problems import linear, make_toy1
     from ils_ref.estimators.interface import ils_expected_gradient
     from ils_ref.experiments.fixedpoint import expected_gradient
 

@@ -8,7 +8,7 @@ import pytest
 from ils_ref.cli import main
 from ils_ref.experiments import reproduce
 from ils_ref.experiments.toy1 import FAIR_SETTINGS, Setting, make_problems, order_settings, summarize, toy_metric, train
-from ils_ref.checking.problems import exact_gradient, make_toy1
+from ils_ref.models.problems import exact_gradient, make_toy1
 from ils_ref.ops.softmax import softmax
 
 STEPS, SEEDS = 200, 2

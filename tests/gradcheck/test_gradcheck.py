@@ -360,7 +360,7 @@ def test_assert_vjp_raises_with_the_report():
 def test_probe_vectors_are_zero_mean_and_never_small():
     # Zero-mean (random signs): E[(dyᵀ E u)²] ∝ ‖E‖²_F, so no error pattern is
     # systematically invisible; magnitudes >= 0.5: no entry hides behind a tiny weight.
-    from ils_ref.checking.projections import probe_vectors
+    from ils_ref.gradcheck.projections import probe_vectors
 
     v = probe_vectors(np.random.default_rng(0), 4, (50, 50))
     assert v.shape == (4, 50, 50)

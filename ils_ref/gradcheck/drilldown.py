@@ -1,11 +1,11 @@
 """After the screen: every entry, or bisection to the wrong one; and the report of a check.
 
 :class:`Check` holds one check's callers, point and findings.  When the
-screen (:mod:`ils_ref.checking.screen`) does not pass, :meth:`Check.entries`
-compares every Jacobian entry (:mod:`ils_ref.checking.entries`), and
+screen (:mod:`ils_ref.gradcheck.screen`) does not pass, :meth:`Check.entries`
+compares every Jacobian entry (:mod:`ils_ref.gradcheck.entries`), and
 :meth:`Check.bisection` follows a disagreeing projection to one entry when
 every entry would take too many calls.  Either way the entries one step could
-not settle get the many-step verdict, and :func:`ils_ref.checking.core.decide`
+not settle get the many-step verdict, and :func:`ils_ref.gradcheck.core.decide`
 the verdict; :meth:`Check.report` writes the :class:`VJPReport`.
 """
 
@@ -23,7 +23,7 @@ from .screen import bisect
 from .steps import sweep
 
 #: The analytic Jacobian is held as its non-zeros (16-24 bytes each) up to this many; beyond,
-#: rows are screened in blocks (:func:`ils_ref.checking.entries.flag_rows`) and only the
+#: rows are screened in blocks (:func:`ils_ref.gradcheck.entries.flag_rows`) and only the
 #: failing rows are held.
 MAX_NONZEROS = 1 << 24
 #: Rows kept for the entry-by-entry comparison when the Jacobian is too large to hold.

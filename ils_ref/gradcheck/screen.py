@@ -10,7 +10,7 @@ block ``B`` of at most :data:`BLOCK` outputs, it compares
 
 The numeric side is extrapolated from four scales of ``D`` and the
 tolerance is a random-walk bound on rounding and on the truncation left
-(:mod:`ils_ref.checking.projections`).
+(:mod:`ils_ref.gradcheck.projections`).
 
 **Resolution.**  An error ``e`` in one Jacobian entry ``(i, j)`` moves every
 projection of ``i``'s block by ``e·dy_ai·D_bj``, at least ``e·h_j/4``, so the

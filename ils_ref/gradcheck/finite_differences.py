@@ -6,7 +6,7 @@ r"""Central finite differences: the Jacobian of any function, column by column.
 
 The denominator is the step actually taken, which differs from ``2h`` by
 rounding when ``|x_j| >> h``.  (:func:`ils_ref.check_vjp` chooses its own
-steps: :mod:`ils_ref.checking.steps`.)
+steps: :mod:`ils_ref.gradcheck.steps`.)
 """
 
 from __future__ import annotations

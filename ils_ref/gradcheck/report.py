@@ -50,7 +50,7 @@ class VJPReport:
         ``verdict == "pass"``.
     verdict : str
         ``"pass"``: every entry verified, with evidence (the rules:
-        :mod:`ils_ref.checking.core`).  ``"fail"``: ``vjp`` is not linear in
+        :mod:`ils_ref.gradcheck.core`).  ``"fail"``: ``vjp`` is not linear in
         ``dy``, or an entry is wrong — two agreeing steps exclude it, and
         nothing contradicts them — or ``vjp`` itself failed.
         ``"inconclusive"``: some entries could not be verified at any step
@@ -85,7 +85,7 @@ class VJPReport:
     resolution : float or None
         The screen's single-entry resolution (absolute): an error larger than
         this in any one Jacobian entry fails the screen (with probability
-        above 99%, :mod:`ils_ref.checking.screen`).  ``None`` without a screen.
+        above 99%, :mod:`ils_ref.gradcheck.screen`).  ``None`` without a screen.
     relative_resolution : float or None
         The same relative to the largest entry of each block of outputs; the
         screen passes only where it is at most ``rtol``.

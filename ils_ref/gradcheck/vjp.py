@@ -6,21 +6,21 @@ function, wrap it so that it takes and returns arrays (``numpy.asarray`` is
 applied to whatever comes back, so a CPU tensor without grad works).
 
 What is proved and how the verdict is decided is in one module,
-:mod:`ils_ref.checking.core`; this one runs the steps in order:
+:mod:`ils_ref.gradcheck.core`; this one runs the steps in order:
 
 1. ``f`` at ``x``, twice: its resolution (float64, or float32 recognised; a
    few ulps of non-determinism measured and folded into the rounding term).
-2. :func:`ils_ref.checking.core.linearity`: ``vjp`` is linear in ``dy`` and
+2. :func:`ils_ref.gradcheck.core.linearity`: ``vjp`` is linear in ``dy`` and
    repeatable.
-3. The screen (:mod:`ils_ref.checking.screen`), unless ``full=True``: random
+3. The screen (:mod:`ils_ref.gradcheck.screen`), unless ``full=True``: random
    projections, a bounded number of calls.  It passes only with evidence and
    a single-entry resolution of ``rtol``.
-4. Otherwise every entry (:mod:`ils_ref.checking.entries`) when that is
+4. Otherwise every entry (:mod:`ils_ref.gradcheck.entries`) when that is
    affordable, or bisection from a disagreeing projection to the wrong entry
-   (:func:`ils_ref.checking.screen.bisect`), and the many-step verdict on
+   (:func:`ils_ref.gradcheck.screen.bisect`), and the many-step verdict on
    whatever one step could not settle.
 
-:func:`numerical_jacobian` (:mod:`ils_ref.checking.finite_differences`) gives
+:func:`numerical_jacobian` (:mod:`ils_ref.gradcheck.finite_differences`) gives
 the full Jacobian by central differences.
 """
 
@@ -89,7 +89,7 @@ def check_vjp(
     single-entry resolution (``report.resolution``, relative:
     ``report.relative_resolution``) is at most ``rtol`` of each block's
     entries; a bounded number of calls whatever the size of ``x``.
-    Otherwise **every entry** is compared (:mod:`ils_ref.checking.entries`:
+    Otherwise **every entry** is compared (:mod:`ils_ref.gradcheck.entries`:
     one ``vjp`` per output entry; ``f`` at two points per group of columns
     that share no row), or, when that would take too many calls, bisection
     from a disagreeing projection names one wrong entry.  ``full=True`` always
@@ -102,10 +102,10 @@ def check_vjp(
     of the central difference from ``|f|`` at the two points.  One step
     settles an entry only when it is within tolerance **and** the tolerance is
     below its row's size; every other entry is re-checked at steps
-    ``h·10^3 … h·10^-12`` (:mod:`ils_ref.checking.core`).
+    ``h·10^3 … h·10^-12`` (:mod:`ils_ref.gradcheck.core`).
 
     **Verdict** (``report.verdict``, decided by
-    :func:`ils_ref.checking.core.decide`): ``"pass"`` only with evidence;
+    :func:`ils_ref.gradcheck.core.decide`): ``"pass"`` only with evidence;
     ``"fail"`` when ``vjp`` is not linear, or an entry's error is proven at
     two agreeing steps (or ``vjp`` itself fails); ``"inconclusive"`` when
     some entry cannot be verified at any step (rounding, truncation, a kink,
@@ -334,7 +334,7 @@ def _float32_values(y: np.ndarray) -> bool:
 
 
 def _linearity(vc: Caller, inputs, y0, seed: int, rtol: float) -> Linearity:
-    """:func:`ils_ref.checking.core.linearity` on seeded signed cotangents whose entries span six decades.
+    """:func:`ils_ref.gradcheck.core.linearity` on seeded signed cotangents whose entries span six decades.
 
     Their entries are at most 4 in magnitude (with the scale -4), so that the
     VJP of a function whose Jacobian is near the largest float64 does not

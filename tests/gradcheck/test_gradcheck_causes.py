@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ils_ref import assert_vjp, check_vjp
-from ils_ref.checking.calls import Caller, UserFunctionError
+from ils_ref.gradcheck.calls import Caller, UserFunctionError
 
 
 def elementwise(fn, d):
@@ -216,7 +216,7 @@ def test_a_wrong_vjp_on_20000_inputs_is_named():
 def test_a_dense_jacobian_too_large_to_hold_screens_its_rows(monkeypatch):
     # Over MAX_NONZEROS (16.7 million: x of 4,200) the rows are screened in blocks and only failing
     # rows are held; the same path at a small size, with the limit lowered for the test.
-    from ils_ref.checking import drilldown
+    from ils_ref.gradcheck import drilldown
 
     monkeypatch.setattr(drilldown, "MAX_NONZEROS", 50_000)
     x = np.linspace(0.5, 1.5, 600)  # 360,000 non-zeros

@@ -21,7 +21,7 @@ a misrouted term from cancelling.  Softmax over ``(64, 100)`` needs 100 groups:
 group: the classic full Jacobian.
 
 **What one step settles, and the rest** (the rules are
-:mod:`ils_ref.checking.core`'s): an entry within its tolerance, with a
+:mod:`ils_ref.gradcheck.core`'s): an entry within its tolerance, with a
 tolerance below its row's size, is settled at the first step.  Every other
 entry gets the many-step verdict, its group swept as a whole (``f`` at
 ``x ± s·D_g``), up to :data:`MAX_SWEPT_GROUPS` groups (beyond, a seeded

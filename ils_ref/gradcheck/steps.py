@@ -13,8 +13,8 @@ actually taken, ``(x_j + h_j) - (x_j - h_j)``.  When ``f`` is NaN or inf at
 by 10, up to :data:`SHRINK_TRIES` times, and the report says so.
 
 **Along a direction** (:func:`sweep`): ``f`` at ``x ± s·D`` for every ``s``
-of :data:`ils_ref.checking.core.SWEEP`, for the many-step verdict of
-:func:`ils_ref.checking.core.judge`.  A direction is a set of columns that
+of :data:`ils_ref.gradcheck.core.SWEEP`, for the many-step verdict of
+:func:`ils_ref.gradcheck.core.judge`.  A direction is a set of columns that
 share no row of the analytic Jacobian (one column, or a group of them), so one
 sweep serves every entry of the group.
 """
@@ -72,8 +72,8 @@ def sweep(fc, flat: np.ndarray, y_shape: tuple, sets: list, d: np.ndarray, entri
 
     ``entries = (set, row, column)`` arrays name the values wanted: output
     ``row`` along set ``set``, whose step is column ``column``'s.  Returns a
-    :class:`~ils_ref.checking.core.Sweep` over those entries (``centre`` is
-    ``f(x)`` flattened, ``resolution`` f's :class:`~ils_ref.checking.core.Resolution`).  Sets are
+    :class:`~ils_ref.gradcheck.core.Sweep` over those entries (``centre`` is
+    ``f(x)`` flattened, ``resolution`` f's :class:`~ils_ref.gradcheck.core.Resolution`).  Sets are
     evaluated a few at a time, so memory stays within :data:`SWEEP_VALUES`.
     """
     g_of, row, col = entries
