@@ -27,15 +27,32 @@ Arrays are float64; the category axis is the last axis; leading axes are batch
 axes.  Integer and float32 input is converted to float64.
 """
 
-from .version import __version__  # re-exported
-
-from .gradcheck import VJPReport, assert_vjp, check_vjp, numerical_jacobian
-from .estimators.bernoulli import BernoulliCache, bernoulli_ils_backward, bernoulli_ils_forward
-from .estimators.gaussian import GaussianCache, gaussian_ils_backward, gaussian_ils_forward
-from .estimators.gumbel import GumbelCache, gumbel_softmax_backward, gumbel_softmax_forward
+from .estimators.bernoulli import (
+    BernoulliCache,
+    bernoulli_ils_backward,
+    bernoulli_ils_forward,
+)
+from .estimators.gaussian import (
+    GaussianCache,
+    gaussian_ils_backward,
+    gaussian_ils_forward,
+)
+from .estimators.gumbel import (
+    GumbelCache,
+    gumbel_softmax_backward,
+    gumbel_softmax_forward,
+)
 from .estimators.gumbel_rao import gumbel_rao_backward, gumbel_rao_forward
-from .estimators.ils import ILSCache, ILSStep, ils_backward, ils_cache, ils_forward, ils_step
+from .estimators.ils import (
+    ILSCache,
+    ILSStep,
+    ils_backward,
+    ils_cache,
+    ils_forward,
+    ils_step,
+)
 from .estimators.reinmax import ReinMaxCache, reinmax_backward, reinmax_forward
+from .gradcheck import VJPReport, assert_vjp, check_vjp, numerical_jacobian
 from .ops.divergence import (
     bernoulli_kl,
     bernoulli_kl_backward,
@@ -48,6 +65,7 @@ from .ops.normalization import normalize, normalize_backward
 from .ops.sampling import gumbel_noise, one_hot, sample_categorical
 from .ops.sigmoid import sigmoid, sigmoid_backward
 from .ops.softmax import log_softmax, log_softmax_backward, softmax, softmax_backward
+from .version import __version__  # re-exported
 
 __all__ = [
     "__version__",

@@ -23,7 +23,14 @@ import multiprocessing
 import os
 import tempfile
 
-from .conformance import DEFAULT_TIMEOUT, CaseResult, ConformanceReport, cases_for, judge, _tolerances
+from .conformance import (
+    DEFAULT_TIMEOUT,
+    CaseResult,
+    ConformanceReport,
+    _tolerances,
+    cases_for,
+    judge,
+)
 from .runner import FRAMEWORKS, parse_spec
 from .vectors import OPS, load_vectors
 from .wire import MAX_MESSAGE_BYTES, WireError, unpack

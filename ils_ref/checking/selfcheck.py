@@ -10,18 +10,33 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..estimators.bernoulli import bernoulli_ils_backward, bernoulli_ils_forward, bernoulli_target
+from ..estimators.bernoulli import (
+    bernoulli_ils_backward,
+    bernoulli_ils_forward,
+    bernoulli_target,
+)
 from ..estimators.gaussian import gaussian_ils_backward, gaussian_ils_forward
-from ..estimators.gumbel import GumbelCache, gumbel_softmax_backward, gumbel_softmax_forward
+from ..estimators.gumbel import (
+    GumbelCache,
+    gumbel_softmax_backward,
+    gumbel_softmax_forward,
+)
 from ..estimators.gumbel_rao import gumbel_rao_backward, gumbel_rao_forward
 from ..estimators.ils import ils_backward, ils_cache, ils_step
 from ..estimators.intermediate import LOSSES
 from ..estimators.reinmax import ReinMaxCache, reinmax_backward, reinmax_forward
-from ..ops.divergence import bernoulli_kl, bernoulli_kl_backward, gaussian_kl, gaussian_kl_backward, kl_divergence, kl_divergence_backward
+from ..gradcheck import check_vjp
+from ..ops.divergence import (
+    bernoulli_kl,
+    bernoulli_kl_backward,
+    gaussian_kl,
+    gaussian_kl_backward,
+    kl_divergence,
+    kl_divergence_backward,
+)
 from ..ops.normalization import normalize, normalize_backward
 from ..ops.sigmoid import sigmoid, sigmoid_backward
 from ..ops.softmax import log_softmax, log_softmax_backward, softmax, softmax_backward
-from ..gradcheck import check_vjp
 
 
 def backward_cases(seed: int = 0, batch: tuple = (3, 4), k: int = 7) -> list:

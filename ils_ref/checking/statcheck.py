@@ -37,8 +37,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import norm
 
-from ..validation import checked
 from ..models.problems import Problem, exact_gradient
+from ..validation import checked
 
 VERDICTS = ("consistent with unbiased", "biased", "inconclusive")
 #: The detection probability the verdict "consistent with unbiased" guarantees for a bias at the resolution.

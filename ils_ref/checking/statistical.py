@@ -38,9 +38,9 @@ import numpy as np
 
 from ..estimators.interface import ils_expected_gradient
 from ..formatting import text_table
+from ..models.problems import bernoulli_quadratic, exact_gradient, linear, make_toy1
 from ..validation import checked
 from .conformance import POLICIES, printed
-from ..models.problems import bernoulli_quadratic, exact_gradient, linear, make_toy1
 from .runner import draw
 from .signatures import STATISTICAL
 from .statcheck import detectable_bias, estimate_statistics, verdict

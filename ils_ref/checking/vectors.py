@@ -36,7 +36,14 @@ from ..formatting import jsonable
 from ..version import __version__
 from .runner import LAYOUTS
 from .signatures import OPS, SIGNATURES, bind_outputs, bind_shapes
-from .vector_cases import estimator_cases, gumbel_cases, ils_cases, ils_cases_v3, primitive_cases, sampling_cases
+from .vector_cases import (
+    estimator_cases,
+    gumbel_cases,
+    ils_cases,
+    ils_cases_v3,
+    primitive_cases,
+    sampling_cases,
+)
 
 FORMAT = "ils_ref-vectors"
 #: Bump when the cases change; ``check`` reports it.

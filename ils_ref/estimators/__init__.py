@@ -1,7 +1,7 @@
 """Layer 2, the estimators: ILS (Algorithm 1) and the estimators it is measured against.
 
 * :mod:`.ils` — Intermediate Loss Sampling, forward and backward (start here);
-  :mod:`.intermediate` its pluggable ``h`` and ``L_I``; :mod:`.ils_fast` a
+  :mod:`.intermediate` its pluggable ``h`` and ``L_I``; :mod:`.ils_training` a
   faster kernel with the same numbers, for hot loops.
 * :mod:`.gumbel` — Gumbel-softmax, soft and straight-through; :mod:`.gumbel_rao` its
   Rao-Blackwellised straight-through; :mod:`.reinmax` ReinMax.

@@ -61,7 +61,7 @@ import numpy as np
 from ..ops.sampling import one_hot_kernel, sample_categorical_kernel
 from ..ops.softmax import softmax_backward_kernel, softmax_kernel
 from ..validation import all_finite, checked, finite
-from .ils_fast import ils_kernel_fast, nonpositive_sum_error
+from .ils_training import nonpositive_sum_error
 from .intermediate import KL, LOSSES, SUM_NORMALIZATION, IntermediateLoss, Normalization
 
 POLICIES = ("clip", "signed", "raise")
@@ -76,18 +76,19 @@ class ILSCache:
 
     Attributes
     ----------
-    logits : ndarray, shape (..., K)
     probs : ndarray, shape (..., K)
-        ``softmax(logits)``.
+        ``π = softmax(logits)``.
     index : ndarray of int, shape (...)
-        The drawn category per row.
+        The drawn category ``k`` per row.
     masked : ndarray of bool, shape (..., K), or None
         Where ``logits == -inf`` (``None`` when no logit is ``-inf``).
     z : ndarray, shape (..., K)
-        The one-hot draw (a property: a fresh array built from ``index``).
+        The one-hot draw ``e_k`` (a property: a fresh array built from ``index``).
+
+    The logits themselves are not kept: the backward pass needs only ``π``,
+    ``k`` and the mask.
     """
 
-    logits: np.ndarray
     probs: np.ndarray
     index: np.ndarray
     masked: np.ndarray | None = None
@@ -98,15 +99,14 @@ class ILSCache:
 
 
 def make_cache(logits: np.ndarray, index: np.ndarray, probs: np.ndarray) -> ILSCache:
-    """An :class:`ILSCache` from checked logits, drawn categories and ``softmax(logits)``.
+    """An :class:`ILSCache` from checked logits, drawn categories and ``π = softmax(logits)``.
 
-    The cache keeps its own copy of the logits, so that later writes into
-    the caller's array cannot change the backward pass, and the drawn
-    categories as ``intp`` (any integer dtype is accepted: a ``uint64`` index
-    made the kernel's flat positions float64).
+    ``probs`` is the kernel's fresh array (nobody else holds it); the drawn
+    categories are kept as ``intp`` (any integer dtype is accepted: a
+    ``uint64`` index once made flat positions float64).
     """
     masked = None if all_finite(logits) else np.isneginf(logits)  # -inf logits are rare: one cheap pass
-    return ILSCache(logits=logits.copy(), probs=probs, index=index.astype(np.intp), masked=masked)  # any int dtype
+    return ILSCache(probs=probs, index=index.astype(np.intp), masked=masked)
 
 
 def ils_forward(logits, *, u=None, rng=None) -> tuple[np.ndarray, ILSCache]:
@@ -174,20 +174,20 @@ class ILSStep:
 
 
 def ils_kernel(dz, cache: ILSCache, alpha, policy: str = "clip"):
-    """Steps 1-3 with the post's ``h = z/Σz`` and ``L_I = KL(π_D ‖ π)``: ``(Δ, z - αΔ, π_D, dθ)``."""
-    k = cache.index[..., None]  # the drawn category of every row, shape (..., 1)
-    delta = dz - np.take_along_axis(dz, k, axis=-1)  # 1. Δ = g·∂h/∂z at z = e_k:  Δ_j = g_j - g_k
-    w = -alpha * delta  # 2. z - αΔ is -αΔ_j where z_j = 0 ...
-    np.put_along_axis(w, k, 1.0, axis=-1)  # ... and 1 at the draw (Δ_k = 0)
+    """Steps 1-3 with the post's ``h = z/Σz`` and ``L_I = KL(π_D ‖ π)``: ``(Δ, z - αΔ, π_D, dθ)``.
+
+    What :func:`ils_backward` runs by default; ``alpha`` is a float or one per
+    row (shape ``(..., 1)``).  It computes and checks nothing: the policies'
+    errors are raised from its result (:func:`check_step`).
+    """
+    z = cache.z  # the one-hot draw, e_k
+    g_k = np.take_along_axis(dz, cache.index[..., None], axis=-1)  # the drawn category's gradient
+    delta = dz - g_k  # 1. Δ = g·∂h/∂z at z = e_k:  Δ_j = g_j - g_k
+    w = z - alpha * delta  # 2. one SGD step on the sample, z - αΔ ...
     if cache.masked is not None:
-        w[cache.masked] = 0.0  # a category of probability 0 stays there
+        w[cache.masked] = 0.0  # (a category of probability 0 stays there)
     stepped = np.maximum(w, 0.0) if policy == "clip" else w
-    total = stepped.sum(axis=-1, keepdims=True)
-    if policy == "raise" and np.any(w < 0):
-        raise _negative_entry(w)
-    if np.any(total <= 0):  # only under "signed": w_k = 1 keeps every other policy's sum >= 1
-        raise nonpositive_sum_error(total[..., 0] <= 0, alpha)
-    pi_d = stepped / total  # π_D = h(z - αΔ)
+    pi_d = stepped / stepped.sum(axis=-1, keepdims=True)  # ... mapped back by h: π_D = h(z - αΔ)
     return delta, w, pi_d, cache.probs - pi_d  # 3. ∂KL(π_D ‖ π)/∂θ = π - π_D  (Σπ_D = 1)
 
 
@@ -198,11 +198,7 @@ def generic_kernel(dz, cache: ILSCache, alpha, policy: str, loss: IntermediateLo
     w = z - alpha * delta  # 2. the SGD step on the sample ...
     if cache.masked is not None:
         w[cache.masked] = 0.0
-    if policy == "raise" and np.any(w < 0):
-        raise _negative_entry(w)
     pi_d = h.forward(np.maximum(w, 0.0) if policy == "clip" else w)  # ... mapped back by h
-    if h is SUM_NORMALIZATION and policy == "signed" and np.any(w.sum(axis=-1) <= 0):
-        raise nonpositive_sum_error(w.sum(axis=-1) <= 0, alpha)
     if prototype_eps is not None:  # 3. the prototype: ∂L_I/∂π returned as if it were ∂L_I/∂θ
         return delta, w, pi_d, loss.backward(cache.probs, pi_d, prototype_eps)
     if loss.logits_backward is not None:  # 3. ∂L_I/∂θ in closed form
@@ -210,15 +206,42 @@ def generic_kernel(dz, cache: ILSCache, alpha, policy: str, loss: IntermediateLo
     return delta, w, pi_d, softmax_backward_kernel(loss.backward(cache.probs, pi_d), cache.probs)
 
 
+def check_step(w: np.ndarray, pi_d: np.ndarray, policy: str, h: Normalization, alpha) -> None:
+    """The errors a step can meet, read off the kernel's ``w = z - αΔ`` and ``π_D``.
+
+    A negative entry of ``w`` under ``"raise"``; ``Σw <= 0`` under ``"signed"``
+    (where ``h = z/Σz`` is undefined or flips every sign); and, for
+    ``h = z/Σz``, a ``π_D`` whose row does not sum to one: ``Σw`` overflowed
+    float64, and ``π_D`` collapsed to 0 (``dθ`` would be a finite ``π``).
+    """
+    if policy == "raise" and np.any(w < 0):
+        raise ValueError(
+            f"z - alpha*Delta has a negative entry in row {_first_row(np.any(w < 0, axis=-1))}: pi_D = "
+            f"h(z - alpha*Delta) leaves the simplex (policy='raise'); use policy='clip' or 'signed'"
+        )
+    if policy == "signed" and h is SUM_NORMALIZATION:
+        nonpositive = w.sum(axis=-1) <= 0
+        if np.any(nonpositive):
+            raise nonpositive_sum_error(nonpositive, alpha)
+    if h is SUM_NORMALIZATION and not np.all(np.abs(pi_d.sum(axis=-1) - 1.0) < 0.5):  # NaN fails too
+        raise ValueError("the ILS logit gradient is not representable in float64: alpha * dz (its g_k - g) "
+                         "overflows in some row; rescale dz (the loss) or alpha")
+
+
 def _first_row(mask: np.ndarray) -> tuple:
     return tuple(int(i) for i in np.argwhere(mask)[0])
 
 
-def _negative_entry(w: np.ndarray) -> ValueError:
-    return ValueError(
-        f"z - alpha*Delta has a negative entry in row {_first_row(np.any(w < 0, axis=-1))}: pi_D = "
-        f"h(z - alpha*Delta) leaves the simplex (policy='raise'); use policy='clip' or 'signed'"
-    )
+def _run(dz, cache: ILSCache, alpha, policy, loss, h, prototype_eps):
+    """The kernel for these options, its result checked: ``(Δ, z - αΔ, π_D, dθ)``."""
+    with np.errstate(all="ignore"):  # α·g beyond float64 gives inf/NaN: reported by finite(), never returned
+        if loss is KL and h is SUM_NORMALIZATION and prototype_eps is None:
+            step = ils_kernel(dz, cache, alpha, policy)
+        else:
+            step = generic_kernel(dz, cache, alpha, policy, loss, h, prototype_eps)
+        check_step(step[1], step[2], policy, h, alpha)
+    finite(step[3], "the ILS logit gradient (alpha * dz beyond float64?)")
+    return step
 
 
 def _options(loss, h, policy, prototype, prototype_eps):
@@ -299,22 +322,16 @@ def ils_backward(
 
     Notes
     -----
-    :func:`ils_kernel` is the computation, step by step; with the post's
-    ``h`` and ``L_I`` this function runs :func:`ils_ref.estimators.ils_fast.ils_kernel_fast`,
-    the same numbers (to rounding, which the tests check) in fewer passes.
-    Cost: a handful of elementwise passes over ``(..., K)``; no Python loop
-    over rows and no ``K×K`` Jacobian.  :func:`ils_step` returns the same
-    result with ``Δ``, ``z - αΔ`` and ``π_D`` for inspection.
+    With the post's ``h`` and ``L_I`` this runs :func:`ils_kernel`, the three
+    steps above line by line; other ``h``, ``L_I`` and the prototype run
+    :func:`generic_kernel`.  Cost: a handful of elementwise passes over
+    ``(..., K)``; no Python loop over rows and no ``K×K`` Jacobian.
+    :func:`ils_step` returns the same result with ``Δ``, ``z - αΔ`` and ``π_D``
+    for inspection.
     """
     cache, dz, alpha = checked(cache=(ILSCache, cache), dz=("upstream", dz, "cache.probs"), alpha=("step", alpha, "cache.probs"))
     loss, h, prototype_eps = _options(loss, h, policy, prototype, prototype_eps)
-    with np.errstate(all="ignore"):  # α·g beyond float64 gives inf/NaN: reported by finite(), never returned
-        if loss is KL and h is SUM_NORMALIZATION and policy != "raise":  # ils_kernel's numbers, in fewer passes
-            clip, masked = policy == "clip", cache.masked
-            dlogits = ils_kernel_fast(dz, cache.probs, cache.index, alpha, clip=clip, masked=masked, prototype_eps=prototype_eps)
-        else:
-            dlogits = generic_kernel(dz, cache, alpha, policy, loss, h, prototype_eps)[3]
-    return finite(dlogits, "the ILS logit gradient (alpha * dz beyond float64?)")
+    return _run(dz, cache, alpha, policy, loss, h, prototype_eps)[3]
 
 
 def ils_step(
@@ -337,12 +354,7 @@ def ils_step(
     """
     cache, dz, alpha = checked(cache=(ILSCache, cache), dz=("upstream", dz, "cache.probs"), alpha=("step", alpha, "cache.probs"))
     loss, h, prototype_eps = _options(loss, h, policy, prototype, prototype_eps)
-    with np.errstate(all="ignore"):  # as in ils_backward
-        if loss is KL and h is SUM_NORMALIZATION and prototype_eps is None:
-            delta, w, pi_d, dlogits = ils_kernel(dz, cache, alpha, policy)
-        else:
-            delta, w, pi_d, dlogits = generic_kernel(dz, cache, alpha, policy, loss, h, prototype_eps)
-    finite(dlogits, "the ILS logit gradient (alpha * dz beyond float64?)")
+    delta, w, pi_d, dlogits = _run(dz, cache, alpha, policy, loss, h, prototype_eps)
     with np.errstate(divide="ignore"):  # ∂L_I/∂π is ±inf where π = 0 < π_D: documented
         dprobs = loss.backward(cache.probs, pi_d)
     return ILSStep(dz=np.array(dz, dtype=np.float64), delta=delta, w=w, pi_d=pi_d, dprobs=dprobs, dlogits=dlogits)

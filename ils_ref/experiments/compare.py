@@ -22,10 +22,10 @@ import json
 
 import numpy as np
 
-from ..models.problems import Problem, exact_gradient
 from ..checking.statcheck import estimate_statistics, verdict
 from ..estimators.interface import Estimator, standard_estimators
 from ..formatting import jsonable, text_table
+from ..models.problems import Problem, exact_gradient
 from ..validation import checked
 
 

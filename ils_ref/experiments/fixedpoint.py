@@ -29,11 +29,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..estimators.interface import ils_expected_gradient
 from ..models.problems import exact_gradient, exact_objective, outcome_values, outcomes
-from ..estimators.ils import PROTOTYPE_EPS
-from ..estimators.ils_fast import ils_kernel_fast
 from ..ops.softmax import softmax_backward_kernel, softmax_kernel
-from ..validation import checked, finite
+from ..validation import checked
 
 ESTIMATORS = ("exact", "ils", "ils-signed", "ils-prototype", "straight-through")
 
@@ -52,22 +51,8 @@ def expected_gradient(problem, estimator: str, alpha: float):
     if estimator == "exact":
         return lambda logits: exact_gradient(problem, logits)
     if estimator in ("ils", "ils-signed", "ils-prototype"):
-        # ils_expected_gradient's numbers without its argument checks, called once per SGD step:
-        # enumerate the K draws of every row, ILS's fast kernel on each, weight by π_k.
-        clip = estimator == "ils"
-        prototype_eps = PROTOTYPE_EPS if estimator == "ils-prototype" else None
-        z = outcomes(problem.logits.shape)  # (K, ..., K): z = e_k for every row
-        index = np.argmax(z, axis=-1)
-        dz = problem.grad(z)  # ∂f/∂z at z = e_k: independent of the logits
-
-        def ils(logits):
-            probs = softmax_kernel(logits)
-            with np.errstate(all="ignore"):
-                grads = ils_kernel_fast(dz, np.broadcast_to(probs, dz.shape), index, alpha, clip=clip,
-                                        prototype_eps=prototype_eps)
-            return finite(np.sum(np.moveaxis(probs, -1, 0)[..., None] * grads, axis=0), "the ILS expected gradient")
-
-        return ils
+        options = {"policy": "clip"} if estimator == "ils" else {"policy": "signed", "prototype": estimator == "ils-prototype"}
+        return lambda logits: ils_expected_gradient(problem, alpha, logits, **options)
     if estimator == "straight-through":
         grads = problem.grad(outcomes(problem.logits.shape))  # G[j] = ∂f/∂z at z = e_j, shape (K, ..., K): independent of the logits
 

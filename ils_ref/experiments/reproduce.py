@@ -23,7 +23,15 @@ import numpy as np
 from ..files import write_atomically
 from ..formatting import text_table
 from ..validation import checked
-from .toy1 import FAIR_SETTINGS, POST_SETTINGS, band, make_problems, order_settings, summarize, train
+from .toy1 import (
+    FAIR_SETTINGS,
+    POST_SETTINGS,
+    band,
+    make_problems,
+    order_settings,
+    summarize,
+    train,
+)
 
 FAITHFUL_SEED = 1000
 NOISE_SEED = 20191014

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..models.problems import TOY_SMOOTHING, Toy1, outcome_values, toy1, toy_terms
 from ..estimators.gumbel import gumbel_backward_kernel, gumbel_forward_kernel
 from ..estimators.ils import PROTOTYPE_EPS
-from ..estimators.ils_fast import ils_kernel_fast
+from ..estimators.ils_training import training_kernel
+from ..models.problems import TOY_SMOOTHING, Toy1, outcome_values, toy1, toy_terms
 from ..ops.sampling import gumbel_kernel, one_hot_kernel, sample_categorical_kernel
 from ..ops.softmax import softmax_backward_kernel, softmax_kernel
 from ..validation import checked
@@ -186,9 +186,9 @@ def train(
                 index = sample_categorical_kernel(p, rng.random(p.shape[:-1]))
                 dz = problem.grad(one_hot_kernel(index, p.shape[-1]))
                 if est == "ils":
-                    grad[rows] = ils_kernel_fast(dz, p, index, group.values)
+                    grad[rows] = training_kernel(dz, p, index, group.values)
                 else:  # the prototype: policy "signed", -π_D / (π + 1e-7)
-                    grad[rows] = ils_kernel_fast(dz, p, index, group.values, clip=False, prototype_eps=PROTOTYPE_EPS)
+                    grad[rows] = training_kernel(dz, p, index, group.values, clip=False, prototype_eps=PROTOTYPE_EPS)
             elif est == "gumbel":
                 g = gumbel_kernel(rng.random(theta[rows].shape))
                 y, cache = gumbel_forward_kernel(theta[rows], g, group.values)

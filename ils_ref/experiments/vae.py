@@ -41,10 +41,24 @@ import numpy as np
 from scipy.stats import t as student_t
 
 from ..checking.statcheck import estimate_statistics
-from ..estimators.interface import Estimator, exact, gumbel, gumbel_rao, ils, reinforce_loo, reinmax
+from ..estimators.interface import (
+    Estimator,
+    exact,
+    gumbel,
+    gumbel_rao,
+    ils,
+    reinforce_loo,
+    reinmax,
+)
 from ..formatting import jsonable, text_table
 from ..models.glyphs import train_test
-from ..models.vae import CategoricalVAE, LatentProblem, elbo_terms, exact_negative_elbo, negative_elbo_gradient
+from ..models.vae import (
+    CategoricalVAE,
+    LatentProblem,
+    elbo_terms,
+    exact_negative_elbo,
+    negative_elbo_gradient,
+)
 from ..validation import checked
 
 

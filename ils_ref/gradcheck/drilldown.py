@@ -17,8 +17,8 @@ import numpy as np
 
 from .core import EPS64, FAIL, INCONCLUSIVE, PASS, agreement, decide, judge
 from .entries import analytic_nonzeros, compare_entries, flag_rows
-from .report import Entry, VJPReport, compare
 from .projections import basis
+from .report import Entry, VJPReport, compare
 from .screen import bisect
 from .steps import sweep
 

@@ -46,9 +46,8 @@ import numpy as np
 
 from .calls import MAX_BATCH_ELEMENTS, Caller
 from .core import EPS64, FAIL, Judgement, Resolution, first_look, judge, row_sizes
-from .steps import shrink_until_finite, sweep
 from .projections import basis, probe_differences, probe_vectors, row_norms
-from .steps import taken
+from .steps import shrink_until_finite, sweep, taken
 
 #: Most column groups; a sparsity pattern that needs more is compared column by column.
 MAX_GROUPS = 512

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..formatting import text_table
 
+
 @dataclass(frozen=True)
 class Entry:
     """One compared value: a Jacobian entry, or a screening projection.

@@ -41,8 +41,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from .calls import Caller
-from .projections import (Z, Projections, block_cotangent, extrapolated, extrapolations, probe_differences,
-                          probe_vectors, project, project_blocks)
+from .projections import (
+    Projections,
+    Z,
+    block_cotangent,
+    extrapolated,
+    extrapolations,
+    probe_differences,
+    probe_vectors,
+    project,
+    project_blocks,
+)
 from .report import compare
 from .steps import taken
 

@@ -26,12 +26,21 @@ the full Jacobian by central differences.
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from ..validation import checked
 from .calls import BudgetExceeded, Caller, UserFunctionError
-from .core import EPS64, FAIL, INCONCLUSIVE, PASS, SCALES, Linearity, Resolution, decide, linearity
+from .core import (
+    EPS64,
+    FAIL,
+    INCONCLUSIVE,
+    PASS,
+    SCALES,
+    Linearity,
+    Resolution,
+    decide,
+    linearity,
+)
 from .drilldown import Check
 from .finite_differences import DEFAULT_EPS, numerical_jacobian
 from .inputs import Inputs

@@ -61,6 +61,7 @@ from .mlp import (
     tanh_forward,
 )
 
+
 @dataclass(frozen=True)
 class CategoricalVAE:
     """The sizes of the model: ``pixels`` ``D``, ``latents`` ``L``, ``categories`` ``K``, ``hidden`` units."""

@@ -13,21 +13,21 @@ from ils_ref import (
     gaussian_ils_backward,
     gumbel_rao_backward,
     gumbel_rao_forward,
-    reinmax_backward,
-    reinmax_forward,
-    softmax,
     gumbel_softmax_backward,
     gumbel_softmax_forward,
     ils_backward,
     ils_cache,
     kl_divergence_backward,
     normalize_backward,
+    reinmax_backward,
+    reinmax_forward,
     sample_categorical,
+    softmax,
     softmax_backward,
 )
-from ils_ref.cli import main
 from ils_ref.checking.conformance import check, load_vectors
 from ils_ref.checking.vectors import OPS, content_hash, dumps, generate
+from ils_ref.cli import main
 
 
 def ils_ok(logits, index, dz, alpha):

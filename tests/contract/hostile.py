@@ -8,12 +8,12 @@ the result may contain ``inf`` where the mathematics says so.
 import numpy as np
 
 import ils_ref as R
-from ils_ref.estimators import interface as E
-from ils_ref.experiments import toy1 as X
-from ils_ref.models import problems as P
-from ils_ref.experiments import reproduce as RP
 from ils_ref.checking import statcheck as S
+from ils_ref.estimators import interface as E
+from ils_ref.experiments import reproduce as RP
+from ils_ref.experiments import toy1 as X
 from ils_ref.experiments.compare import compare
+from ils_ref.models import problems as P
 
 RNG = np.random.default_rng(0)
 LOGITS = np.array([[0.5, -1.0, 2.0], [0.0, 0.3, -0.2]])

@@ -10,7 +10,13 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from ils_ref import kl_divergence, kl_divergence_backward, log_softmax, softmax, softmax_backward
+from ils_ref import (
+    kl_divergence,
+    kl_divergence_backward,
+    log_softmax,
+    softmax,
+    softmax_backward,
+)
 
 getcontext().prec = 60
 

@@ -25,8 +25,8 @@ from ils_ref import (
     sigmoid_backward,
 )
 from ils_ref.estimators.bernoulli import BernoulliCache, bernoulli_target
-from ils_ref.experiments.compare import compare
 from ils_ref.estimators.gaussian import expected_ils_gradient
+from ils_ref.experiments.compare import compare
 from ils_ref.models.problems import bernoulli_quadratic
 
 # ---------------------------------------------------------------- sigmoid and the Bernoulli KL

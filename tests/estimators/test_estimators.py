@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from ils_ref import ils_backward, ils_cache, numerical_jacobian, softmax
+from ils_ref.checking.statcheck import check_unbiased, estimate_statistics
 from ils_ref.estimators.interface import (
     Estimator,
     gumbel,
@@ -23,7 +24,6 @@ from ils_ref.models.problems import (
     make_toy1,
     toy1,
 )
-from ils_ref.checking.statcheck import check_unbiased, estimate_statistics
 
 PROBLEMS = [toy1(), bernoulli_quadratic(), linear()]
 

@@ -7,7 +7,12 @@ from conftest import float_arrays, shapes
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ils_ref import assert_vjp, gumbel_softmax_backward, gumbel_softmax_forward, numerical_jacobian
+from ils_ref import (
+    assert_vjp,
+    gumbel_softmax_backward,
+    gumbel_softmax_forward,
+    numerical_jacobian,
+)
 
 LOGITS = np.array([[0.5, -1.0, 2.0, 0.0], [1.0, 1.0, -0.5, 0.3]])
 U = np.array([[0.3, 0.9, 0.2, 0.6], [0.5, 0.1, 0.95, 0.4]])

@@ -18,7 +18,12 @@ from ils_ref import (
     softmax,
     softmax_backward,
 )
-from ils_ref.estimators.intermediate import KL, SQUARED_ERROR, IntermediateLoss, Normalization
+from ils_ref.estimators.intermediate import (
+    KL,
+    SQUARED_ERROR,
+    IntermediateLoss,
+    Normalization,
+)
 
 # A step small enough to do by hand: π = (0.2, 0.3, 0.5), category 0 drawn,
 # g = (1, 2, -1), α = 0.1.  Δ = g - g_0 = (0, 1, -2); z - αΔ = (1, -0.1, 0.2).
@@ -302,13 +307,19 @@ def test_gradients_near_the_float64_limit_keep_pi_d_a_distribution():
     np.testing.assert_allclose(step.pi_d.sum(), 1.0, rtol=1e-14)
 
 
-@pytest.mark.parametrize("alpha, g", [(1e308, [1.0, 0.0, -1.0]), (10.0, [0.0, -8e307, -9e307, -5e307])])
-def test_a_step_beyond_float64_is_a_clear_error(alpha, g):
+@pytest.mark.parametrize("alpha, g", [
+    (1e308, [1.0, 0.0, -1.0]),
+    (10.0, [0.0, -8e307, -9e307, -5e307]),
+    (1.0, [0.0, -1.5e308, -1.5e308, 0.0]),  # every α(g_k - g_j) finite, only their sum overflows: π_D -> 0
+])
+@pytest.mark.parametrize("policy", ["clip", "signed"])
+def test_a_step_beyond_float64_is_a_clear_error(alpha, g, policy):
     # alpha * (g_k - g) overflows: no rescue (no realistic input gets there), a ValueError instead of NaN
+    # (or, where only the sum overflows, instead of a finite dθ = π that silently drops π_D)
     cache = ils_cache(np.zeros(len(g)), 0)
     for fn in (ils_backward, ils_step):
         with pytest.raises(ValueError, match="ILS logit gradient .* not representable"):
-            fn(np.array(g), cache, alpha)
+            fn(np.array(g), cache, alpha, policy=policy)
 
 
 # --------------------------------------------------------------------------
@@ -355,7 +366,7 @@ def test_logits_layout_does_not_change_the_gradient():
 @pytest.mark.parametrize("prototype", [False, True])
 def test_fast_kernel_equals_the_plain_kernel(policy, prototype):
     from ils_ref.estimators.ils import generic_kernel, ils_kernel
-    from ils_ref.estimators.ils_fast import ils_kernel_fast
+    from ils_ref.estimators.ils_training import training_kernel
     from ils_ref.estimators.intermediate import KL, SUM_NORMALIZATION
 
     rng = np.random.default_rng(7)
@@ -364,7 +375,7 @@ def test_fast_kernel_equals_the_plain_kernel(policy, prototype):
     _, cache = ils_forward(logits, rng=rng)
     dz = rng.normal(size=logits.shape) * 0.3
     alpha = rng.uniform(0.01, 0.5, size=(4, 3, 1))  # one step per row
-    fast = ils_kernel_fast(dz, cache.probs, cache.index, alpha, clip=policy == "clip", masked=cache.masked,
+    fast = training_kernel(dz, cache.probs, cache.index, alpha, clip=policy == "clip", masked=cache.masked,
                            prototype_eps=1e-7 if prototype else None)
     if prototype:
         plain = generic_kernel(dz, cache, alpha, policy, KL, SUM_NORMALIZATION, 1e-7)[3]

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from ils_ref.cli import main
-from ils_ref.experiments.compare import compare
 from ils_ref.estimators.interface import ils, standard_estimators
+from ils_ref.experiments.compare import compare
 from ils_ref.models.problems import bernoulli_quadratic, exact_gradient, make_linear
 
 

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from ils_ref.models.problems import bernoulli_quadratic, linear
 from ils_ref.cli import main
 from ils_ref.experiments.fixedpoint import expected_gradient, fixed_points, minimiser
+from ils_ref.models.problems import bernoulli_quadratic, linear
 
 
 def ils_fixed_point(t, alpha):
@@ -89,17 +89,3 @@ def test_bad_fixedpoint_arguments_exit_2(argv, capsys):
     assert code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("estimator, options", [("ils", {}), ("ils-signed", dict(policy="signed")),
-                                                 ("ils-prototype", dict(policy="signed", prototype=True))])
-def test_the_loop_gradient_is_ils_expected_gradient_bit_for_bit(estimator, options):
-    # fixed_points calls ILS's kernel directly (no argument checks in the SGD loop): the same numbers.
-    from ils_ref.models.problems import linear, make_toy1
-    from ils_ref.estimators.interface import ils_expected_gradient
-    from ils_ref.experiments.fixedpoint import expected_gradient
-
-    rng = np.random.default_rng(4)
-    target = rng.dirichlet(np.ones(5), size=3)
-    for problem in (linear(rows=3, categories=4), make_toy1(target, rng.normal(size=(3, 5)))):
-        logits = rng.normal(size=problem.logits.shape)
-        fast = expected_gradient(problem, estimator, 0.05)(logits)
-        np.testing.assert_array_equal(fast, ils_expected_gradient(problem, 0.05, logits, **options))

@@ -7,7 +7,15 @@ import pytest
 
 from ils_ref.cli import main
 from ils_ref.experiments import reproduce
-from ils_ref.experiments.toy1 import FAIR_SETTINGS, Setting, make_problems, order_settings, summarize, toy_metric, train
+from ils_ref.experiments.toy1 import (
+    FAIR_SETTINGS,
+    Setting,
+    make_problems,
+    order_settings,
+    summarize,
+    toy_metric,
+    train,
+)
 from ils_ref.models.problems import exact_gradient, make_toy1
 from ils_ref.ops.softmax import softmax
 
@@ -108,7 +116,12 @@ def test_summarize_by_hand():
 @pytest.mark.parametrize("estimator, value", [("ils", 0.5), ("ils-prototype", 0.5), ("gumbel", 0.3)])
 def test_one_training_step_equals_the_public_functions(estimator, value):
     # smoothing 1.0 makes z - alpha*Delta negative for some draws, so the policy matters
-    from ils_ref import gumbel_softmax_backward, gumbel_softmax_forward, ils_backward, ils_forward
+    from ils_ref import (
+        gumbel_softmax_backward,
+        gumbel_softmax_forward,
+        ils_backward,
+        ils_forward,
+    )
 
     targets, logits = make_problems([5])
     setting = [Setting(estimator, value)]

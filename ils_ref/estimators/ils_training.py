@@ -1,9 +1,12 @@
-r"""A faster ILS backward kernel for hot loops: the same numbers as :func:`ils_kernel`, fewer passes.
+r"""The ILS kernel of the toy experiment's training loop: :func:`ils_kernel`'s numbers, fewer passes.
 
 Read :func:`ils_ref.estimators.ils.ils_kernel` first: it is Algorithm 1 line
-by line.  This kernel computes the same gradient (to rounding; the tests
-check it) with the post's defaults, ``h = z/Σz`` and ``L_I = KL``, by never
-forming ``z - αΔ`` as a whole.  Write ``v = g_k - g = -Δ`` (so ``v_k = 0``):
+by line, and it is what :func:`ils_ref.ils_backward` runs.  This kernel serves
+one place, the vectorised training loop of toy experiment 1
+(:mod:`ils_ref.experiments.toy1`), whose recorded curves it reproduces bit
+for bit; it computes the same gradient (to rounding; the tests check it) with
+the post's defaults, ``h = z/Σz`` and ``L_I = KL``, by never forming
+``z - αΔ`` as a whole.  Write ``v = g_k - g = -Δ`` (so ``v_k = 0``):
 
 .. math::
 
@@ -11,9 +14,8 @@ forming ``z - αΔ`` as a whole.  Write ``v = g_k - g = -Δ`` (so ``v_k = 0``):
     \pi_D = \alpha v / t \ \text{off the draw},\quad 1/t\ \text{at it},
 
 so ``v`` is scaled once in place and only the drawn entry of every row is
-written separately.  :func:`ils_ref.ils_backward` (for the ``"clip"`` and
-``"signed"`` policies) and the toy-experiment training loop run on it.  It
-takes checked arrays only; ``benchmarks/bench_ils.py`` times both kernels.
+written separately.  It takes checked arrays only;
+``benchmarks/bench_ils.py`` times both kernels.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def nonpositive_sum_error(bad_rows: np.ndarray, alpha) -> ValueError:
     )
 
 
-def ils_kernel_fast(dz, probs, index, alpha, *, clip: bool = True, masked=None, prototype_eps=None) -> np.ndarray:
+def training_kernel(dz, probs, index, alpha, *, clip: bool = True, masked=None, prototype_eps=None) -> np.ndarray:
     """``dθ`` of ILS (``prototype_eps``: the prototype's ``-π_D/(π + eps)`` instead), all shapes ``(..., K)``.
 
     ``dz`` and ``probs`` are ``(..., K)``, ``index`` ``(...)``, ``alpha`` a
