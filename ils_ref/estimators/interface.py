@@ -190,16 +190,22 @@ def outside(fn: Callable, name: str, alpha: float = 0.1) -> Estimator:
     return Estimator(name, {"alpha": alpha}, estimate)
 
 
-def standard_estimators(problem=None) -> list[Estimator]:
-    """The settings of ``ils-ref compare``: the post's α and T, and the unbiased references.
+#: ILS's step sizes in ``ils-ref compare`` unless ``--alpha`` says otherwise: the post's.
+ILS_ALPHAS = (0.1, 0.01, 0.001)
 
-    Two-category problems (the Bernoulli quadratic) also get Bernoulli ILS.
+
+def standard_estimators(problem=None, alphas=ILS_ALPHAS) -> list[Estimator]:
+    """The settings of ``ils-ref compare``: ILS at each of ``alphas``, the post's T, the unbiased references.
+
+    ILS runs as the default (clip) and as the prototype, each at every α of
+    ``alphas`` (default :data:`ILS_ALPHAS`, the post's).  Two-category problems
+    (the Bernoulli quadratic) also get Bernoulli ILS at the same α.
     """
-    out = [ils(a) for a in (0.1, 0.01, 0.001)]
-    out += [ils(a, prototype=True, policy="signed") for a in (0.1, 0.01, 0.001)]
+    out = [ils(a) for a in alphas]
+    out += [ils(a, prototype=True, policy="signed") for a in alphas]
     out += [gumbel(t) for t in (0.1, 1.0, 10.0)]
     if problem is not None and problem.num_categories == 2:
-        out += [bernoulli_ils(a) for a in (0.1, 0.01, 0.001)]
+        out += [bernoulli_ils(a) for a in alphas]
     out += [gumbel(1.0, hard=True), reinforce(), reinforce_loo()]
     return out
 

@@ -1,6 +1,7 @@
 """ils-ref check cannot be fooled (issue 21): a verdict the checked code cannot reach, three outcomes, vectors v3, hints."""
 
 import json
+import re
 import textwrap
 
 import numpy as np
@@ -119,8 +120,19 @@ def test_compare_runs_outside_estimators_isolated(tmp_path, monkeypatch, capsys)
     code, text = run(["compare", "--problem", "linear", "--samples", "100", "--estimator", "dies:fn", "--estimator",
                       "good:fn", "--timeout", "5"], capsys, tmp_path, monkeypatch,
                      dies="import os\ndef fn(logits, dz_of, rng, alpha=0.1):\n    os._exit(0)\n", good=SAMPLED_ILS)
-    assert code == EXIT["fail"] and "ended the process" in text and "dies:fn(alpha=0.1) did not run" in text, text
-    assert "good:fn(alpha=0.1)" in text
+    assert code == EXIT["fail"] and "ended the process" in text and "estimator dies:fn did not run" in text, text
+    assert "good:fn" not in text.split("did not run")[0].split("FAIL")[-1]
+    for alpha in ("0.1", "0.01", "0.001"):  # every outside estimator runs at ILS's α values
+        assert re.search(rf"good:fn\(alpha={alpha}\) +1 ", text), text
+
+
+def test_compare_alpha_sets_ils_step_sizes(tmp_path, monkeypatch, capsys):
+    code, text = run(["compare", "--problem", "linear", "--samples", "200", "--alpha", "0.05", "--alpha", "0.5",
+                      "--estimator", "good:fn"], capsys, tmp_path, monkeypatch, good=SAMPLED_ILS)
+    assert code == 0, text
+    labels = re.findall(r"^((?:ils|ils-prototype|good:fn)\S*\(alpha=[0-9.]+)", text, flags=re.M)
+    assert sorted(set(label.split("(alpha=")[1] for label in labels)) == ["0.05", "0.5"], labels
+    assert len(labels) == 6, labels  # ILS, the prototype and the outside estimator, each at both α
 
 
 def test_a_correct_estimator_passes_isolated_and_exit_codes_are_documented(tmp_path, monkeypatch, capsys):
