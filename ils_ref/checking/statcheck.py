@@ -167,7 +167,7 @@ def check_unbiased(
 
     Parameters
     ----------
-    estimator : ils_ref.estimators.Estimator
+    estimator : ils_ref.estimators.interface.Estimator
     problem : ils_ref.models.problems.Problem
     logits : array_like, optional
         Where to evaluate (default: the problem's logits).
@@ -182,7 +182,7 @@ def check_unbiased(
         be able to detect before it says "consistent with unbiased".
     reference : array_like, optional
         Compare with this instead of the exact gradient, e.g. an estimator's
-        exact expectation (:func:`ils_ref.estimators.ils_expected_gradient`):
+        exact expectation (:func:`ils_ref.estimators.interface.ils_expected_gradient`):
         the verdict then says whether the Monte-Carlo mean is consistent with
         *that* value.
     """

@@ -295,7 +295,7 @@ def ils_backward(
         An array broadcastable to the batch shape ``dz.shape[:-1]`` gives
         every row its own step (one call for a whole sweep over α).
     loss : {"kl", "squared_error"} or IntermediateLoss, default "kl"
-        ``L_I``; see :mod:`ils_ref.intermediate`.
+        ``L_I``; see :mod:`ils_ref.estimators.intermediate`.
     h : None, "sum" or Normalization
         The normalisation (default ``z / Σz``).
     policy : {"clip", "signed", "raise"}, default "clip"

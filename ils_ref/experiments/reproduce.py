@@ -9,7 +9,7 @@
   plus ILS with the chain-ruled default and the exact gradient; mean curve
   over the seeds with a 95% band.
 
-Both are one vectorised :func:`ils_ref.experiments.train` call: the faithful
+Both are one vectorised :func:`ils_ref.experiments.toy1.train` call: the faithful
 problem is one extra problem slot, specific to each setting.
 """
 

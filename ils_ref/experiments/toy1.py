@@ -144,7 +144,7 @@ def train(
     """
     settings = list(settings)
     if not settings or not all(isinstance(s, Setting) for s in settings):
-        raise TypeError("settings must be a non-empty sequence of ils_ref.experiments.Setting")
+        raise TypeError("settings must be a non-empty sequence of ils_ref.experiments.toy1.Setting")
     if settings != order_settings(settings):
         raise ValueError("settings must be ordered by estimator family; use order_settings()")
     steps, seed, lr, smoothing, theta, targets = checked(
