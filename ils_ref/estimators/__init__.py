@@ -1,8 +1,9 @@
 """Layer 2, the estimators: ILS (Algorithm 1) and the estimators it is measured against.
 
 * :mod:`.ils` — Intermediate Loss Sampling, forward and backward (start here);
-  :mod:`.intermediate` its pluggable ``h`` and ``L_I``; :mod:`.ils_training` a
-  faster kernel with the same numbers, for hot loops.
+  :mod:`.intermediate` its pluggable ``h`` and ``L_I``; :mod:`.ils_training` the
+  kernel of the toy experiment's training loop (the same numbers in fewer
+  passes; :func:`ils_ref.ils_backward` runs the readable one).
 * :mod:`.gumbel` — Gumbel-softmax, soft and straight-through; :mod:`.gumbel_rao` its
   Rao-Blackwellised straight-through; :mod:`.reinmax` ReinMax.
 * :mod:`.bernoulli`, :mod:`.gaussian` — ILS beyond categorical draws.

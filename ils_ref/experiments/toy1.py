@@ -178,7 +178,7 @@ def train(
         grad = np.empty_like(theta)
         # The package's kernels on arrays known to be valid (finite logits, u in
         # [0, 1)): the public forward/backward functions are these behind argument
-        # checks (ILS through its fast kernel, equal to ils_kernel to rounding).
+        # checks (ILS through training_kernel, equal to ils_kernel to rounding; its curves are recorded bit for bit).
         for est, group in groups.items():
             rows, problem = group.rows, problems[est]
             if est in ("ils", "ils-prototype"):
