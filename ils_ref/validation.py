@@ -1,31 +1,26 @@
-"""Argument checks at the public boundary: convert, check, return; nothing else.
+"""Argument checks at the public boundary: convert and check, nothing else.
 
-Every public function checks its arguments with :func:`checked`, which names
-each argument, says what role it plays and returns it checked::
+A public function checks its arguments with :func:`checked`, naming each one
+and the role it plays; it gets them back converted and checked::
 
     p = checked(p=("nonnegative", p))
     q, dout = checked(q=("nonnegative", q, shape_of(p, "p")), dout=("real", dout, rows_of(p, "p")))
 
-Each keyword is the argument's name (messages use it); its value is
-``(role, value, *extra)``.  The roles are the package's shared vocabulary
-(``ROLES`` below); a role may also be a class, which asks for an instance of
-it (the cache of a forward pass).  The extras are values, never names: where an
-argument must match the shape of another, that one is checked first and its
-shape passed as a :class:`Like` (the shape and, for the message, where it comes
-from), made by :func:`shape_of` or :func:`rows_of`.  A check that one function
-alone needs is written in that function.
+Each value is ``(role, value, *extra)``: a role of ``ROLES`` (the vocabulary
+that several functions share; a check only one function needs is written in
+that function), or a class, which asks for an instance of it (a forward
+pass's cache).  Extras are values, never names of other arguments: a shape to
+match is that of an argument checked before, passed as a :class:`Like`
+(:func:`shape_of`, :func:`rows_of`) that also names it for the message.
 
 Bad input raises ``TypeError`` (wrong kind of object) or ``ValueError`` (right
-kind, wrong value), with a message written once, by the check that fails: it
-names the argument, what it got, what it needs and, for a shape, whose shape.
+kind, wrong value).  The check that fails writes the message, once: the
+argument, what it got, what it needs and, for a shape, whose shape that is.
 
-The checker converts and checks, and does nothing else.  It draws no random
-numbers: :func:`checked_noise` checks a ``(u, rng)`` pair and
-:func:`ils_ref.ops.sampling.uniform` draws.  It reshapes nothing for a kernel:
-``alpha`` and ``temperature`` come back as a float or one value per row, and
-the caller adds the category axis.  After the check a kernel is the formula
-alone; :func:`finite` guards what it returns (an overflow is reported, never
-returned).
+Nothing here draws random numbers (:func:`checked_noise` checks a ``(u, rng)``
+pair; :func:`ils_ref.ops.sampling.uniform` draws) or reshapes for a kernel
+(``alpha`` and ``temperature`` come back as a float or one value per row; the
+caller adds the category axis).  :func:`finite` guards what a kernel returns.
 """
 
 from __future__ import annotations
@@ -42,16 +37,8 @@ PROB_SUM_ATOL = 1e-6
 #: An argument larger than this many float64 values is refused before any work.
 MAX_ELEMENTS = 1 << 28
 
-_KIND_NAMES = {
-    "b": "booleans",
-    "c": "complex numbers",
-    "U": "strings",
-    "S": "bytes",
-    "O": "Python objects",
-    "M": "datetimes",
-    "m": "timedeltas",
-    "V": "structured records",
-}
+_KIND_NAMES = {"b": "booleans", "c": "complex numbers", "U": "strings", "S": "bytes", "O": "Python objects",
+               "M": "datetimes", "m": "timedeltas", "V": "structured records"}
 
 
 def checked(**arguments):
@@ -137,10 +124,8 @@ def _array(value, name: str, *, min_ndim: int = 0, finite_: bool = True) -> np.n
     if min_ndim and arr.shape[-1] == 0:
         raise ValueError(f"{name} has an empty category axis (shape {arr.shape}); need K >= 1")
     arr = arr.astype(np.float64, copy=False)
-    if finite_:
-        with np.errstate(over="ignore", invalid="ignore"):  # see all_finite
-            if not np.isfinite(np.sum(arr)) and not np.isfinite(arr).all():
-                _refuse_nonfinite(arr, name)
+    if finite_ and not all_finite(arr):
+        _refuse_nonfinite(arr, name)
     return arr
 
 
@@ -164,7 +149,7 @@ def _array_of(value, name: str) -> np.ndarray:
         raise TypeError(f"{name} could not be converted to a NumPy array: {type(exc).__name__}: {exc}{hint}") from None
 
 
-def _refuse_nonfinite(arr: np.ndarray, name: str, allow: str = "", need: str = "finite values") -> None:
+def _refuse_nonfinite(arr: np.ndarray, name: str, allow: str = "", need: str = "finite values") -> np.ndarray:
     """Raise for the first NaN (always) or infinity (unless ``allow`` is ``"-inf"`` or ``"inf"``)."""
     nan = np.isnan(arr)
     if nan.any():
@@ -269,7 +254,7 @@ def _index(value, name, categories: Like):
     return _same_shape(index, name, categories) if categories.per_row else index
 
 
-def _scalar(value, name, *, positive=False, nonnegative=False) -> float:
+def _scalar(value, name) -> float:
     """A finite real number (bools, strings and arrays refused)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.ndarray)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r:.40}")
@@ -283,53 +268,52 @@ def _scalar(value, name, *, positive=False, nonnegative=False) -> float:
         raise ValueError(f"{name} must be finite in float64, got an integer of {len(str(abs(value)))} digits") from None
     if not np.isfinite(out):
         raise ValueError(f"{name} must be finite, got {out}")
-    if positive and not out > 0:
-        raise ValueError(f"{name} must be > 0, got {out}")
-    if nonnegative and not out >= 0:
-        raise ValueError(f"{name} must be >= 0, got {out}")
     return out
+
+
+def _above_zero(x, name, strict: bool):
+    """``x`` (a float or an array) if every entry is ``> 0`` (``strict``) or ``>= 0``."""
+    ok = np.greater(x, 0) if strict else np.greater_equal(x, 0)  # a NumPy bool even for a float, so ~ok is "not ok"
+    if not np.all(ok):
+        raise ValueError(f"{name} must be {'>' if strict else '>='} 0, got {float(np.asarray(x)[~ok].flat[0])}")
+    return x
 
 
 def _positive(value, name) -> float:
     """A finite real number ``> 0`` (a tolerance, a learning rate)."""
-    return _scalar(value, name, positive=True)
+    return _above_zero(_scalar(value, name), name, strict=True)
 
 
 def _nonnegative_scalar(value, name) -> float:
     """A finite real number ``>= 0``."""
-    return _scalar(value, name, nonnegative=True)
+    return _above_zero(_scalar(value, name), name, strict=False)
 
 
-def _broadcast(value, name, like: Like, *, positive=False, nonnegative=False):
-    """A scalar (returned as float), or an array broadcast to ``like.need``, with the same sign rule."""
+def _broadcast(value, name, like: Like):
+    """A finite number (returned as float), or an array of them broadcast to ``like.need``."""
     if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
-        return _scalar(value, name, positive=positive, nonnegative=nonnegative)
+        return _scalar(value, name)
     if value is None or isinstance(value, (str, bytes, bool, np.bool_)):
         raise TypeError(f"{name} must be a real number (or an array of them), got {type(value).__name__} {value!r:.40}")
     arr = _array(value, name)
     if arr.ndim == 0:
-        return _scalar(arr, name, positive=positive, nonnegative=nonnegative)
+        return _scalar(arr, name)
     try:
-        arr = np.broadcast_to(arr, like.need)
+        return np.broadcast_to(arr, like.need)
     except ValueError:
         raise ValueError(f"{name} has shape {arr.shape}, which does not broadcast to the shape {like.need}, {like}") from None
-    if positive and not np.all(arr > 0):
-        raise ValueError(f"{name} must be > 0, got {float(arr[~(arr > 0)].flat[0])}")
-    if nonnegative and not np.all(arr >= 0):
-        raise ValueError(f"{name} must be >= 0, got {float(arr[~(arr >= 0)].flat[0])}")
-    return arr
 
 
 def _step(value, name, like: Like):
     """A step size ``α >= 0``: a float, or an array of ``like.need`` (one per row, or per entry)."""
     if type(value) is float and 0.0 <= value < np.inf:  # the common case, decided at once
         return value
-    return _broadcast(value, name, like, nonnegative=True)
+    return _above_zero(_broadcast(value, name, like), name, strict=False)
 
 
 def _scale(value, name, like: Like):
     """A scale ``> 0`` (a temperature, a standard deviation): a float, or an array of ``like.need``."""
-    return _broadcast(value, name, like, positive=True)
+    return _above_zero(_broadcast(value, name, like), name, strict=True)
 
 
 def _int(value, name, minimum=0) -> int:
@@ -349,22 +333,14 @@ def _flag(value, name) -> bool:
 
 #: The roles an argument can play, shared by several functions, and their checks ``(value, name, *extra) -> value``.
 ROLES = {
-    "logits": _logits,
-    "probs": _probs,
-    "nonnegative": _nonnegative,
-    "summable": _summable,
-    "real": _real,
-    "extended_real": _extended_real,
-    "unit_interval": _unit_interval,
-    "upstream": _upstream,
-    "index": _index,
-    "scalar": _scalar,
-    "positive": _positive,
-    "nonnegative_scalar": _nonnegative_scalar,
-    "step": _step,
-    "scale": _scale,
-    "int": _int,
-    "flag": _flag,
+    # arrays of shape (..., K), and drawn categories
+    "logits": _logits, "probs": _probs, "nonnegative": _nonnegative, "summable": _summable, "index": _index,
+    # arrays of any shape
+    "real": _real, "extended_real": _extended_real, "unit_interval": _unit_interval, "upstream": _upstream,
+    # numbers; a step or a scale may also be an array of them (one per row, or per entry)
+    "scalar": _scalar, "positive": _positive, "nonnegative_scalar": _nonnegative_scalar, "step": _step, "scale": _scale,
+    # options
+    "int": _int, "flag": _flag,
 }
 
 
@@ -376,10 +352,8 @@ def checked_noise(u, rng, like: Like, name: str = "u"):
     the caller's (:func:`ils_ref.ops.sampling.uniform`), not the checker's.
     """
     if (u is None) == (rng is None):
-        raise TypeError(
-            f"pass exactly one of {name} (explicit uniform noise) or rng (a numpy.random.Generator), "
-            + ("got both" if u is not None else "got neither")
-        )
+        got = "got both" if u is not None else "got neither"
+        raise TypeError(f"pass exactly one of {name} (explicit uniform noise) or rng (a numpy.random.Generator), {got}")
     if rng is not None:
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a numpy.random.Generator (e.g. numpy.random.default_rng(0)), got {type(rng).__name__}")
