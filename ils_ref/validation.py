@@ -1,23 +1,32 @@
-"""Argument checks at the public boundary: one call per function, keyed by role.
+"""Argument checks at the public boundary: convert and check, nothing else.
 
-Every public function starts with one call to :func:`checked`, which names each
-argument, says what role it plays and returns it checked::
+A public function checks its arguments with :func:`checked`, naming each one
+and the role it plays; it gets them back converted and checked::
 
-    y, dy = checked(y=("probs", y), dy=("upstream", dy, "y"))
+    p = checked(p=("nonnegative", p))
+    q, dout = checked(q=("nonnegative", q, shape_of(p, "p")), dout=("real", dout, rows_of(p, "p")))
 
-Each keyword is the argument's name (error messages use it); its value is
-``(role, value, *extra)``, the roles being the package's vocabulary (``ROLES``
-below).  An extra that is a string names an argument checked earlier in the
-same call (``"cache.probs"`` reads an attribute of it); a role may also be a
-class, which asks for an instance of it.  Bad input raises ``TypeError`` (wrong
-kind of object) or ``ValueError`` (right kind, wrong value) naming the argument,
-what it got and what it needs.  After the check a kernel is the formula alone;
-:func:`finite` guards what it returns (an overflow is reported, never returned).
+Each value is ``(role, value, *extra)``: a role of ``ROLES`` (the vocabulary
+that several functions share; a check only one function needs is written in
+that function), or a class, which asks for an instance of it (a forward
+pass's cache).  Extras are values, never names of other arguments: a shape to
+match is that of an argument checked before, passed as a :class:`Like`
+(:func:`shape_of`, :func:`rows_of`) that also names it for the message.
+
+Bad input raises ``TypeError`` (wrong kind of object) or ``ValueError`` (right
+kind, wrong value).  The check that fails writes the message, once: the
+argument, what it got, what it needs and, for a shape, whose shape that is.
+
+Nothing here draws random numbers (:func:`checked_noise` checks a ``(u, rng)``
+pair; :func:`ils_ref.ops.sampling.uniform` draws) or reshapes for a kernel
+(``alpha`` and ``temperature`` come back as a float or one value per row; the
+caller adds the category axis).  :func:`finite` guards what a kernel returns.
 """
 
 from __future__ import annotations
 
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -28,45 +37,54 @@ PROB_SUM_ATOL = 1e-6
 #: An argument larger than this many float64 values is refused before any work.
 MAX_ELEMENTS = 1 << 28
 
-_KIND_NAMES = {
-    "b": "booleans",
-    "c": "complex numbers",
-    "U": "strings",
-    "S": "bytes",
-    "O": "Python objects",
-    "M": "datetimes",
-    "m": "timedeltas",
-    "V": "structured records",
-}
+_KIND_NAMES = {"b": "booleans", "c": "complex numbers", "U": "strings", "S": "bytes", "O": "Python objects",
+               "M": "datetimes", "m": "timedeltas", "V": "structured records"}
 
 
 def checked(**arguments):
     """Check every argument by its role; return the checked values in the order given.
 
-    Returns a single value for a single argument, a tuple otherwise.
+    Each keyword is ``name=(role, value, *extra)``: ``role`` a key of ``ROLES``
+    (or a class), ``extra`` the values that role's check takes (a :class:`Like`,
+    an int).  Returns a single value for a single argument, a tuple otherwise.
     """
-    done = {}
-    for name, (role, value, *extra) in arguments.items():
-        if isinstance(role, type):
-            if not isinstance(value, role):
-                raise TypeError(f"{name} must be the {role.__name__} from the forward pass, got {type(value).__name__}")
-            done[name] = value
-            continue
-        refs, resolved = [], []
-        for e in extra:  # a string naming an earlier argument ("cache.z": an attribute of it) becomes that object
-            head, _, attr = e.partition(".") if isinstance(e, str) else ("", "", "")
-            if head in done:
-                refs.append(e)
-                e = getattr(done[head], attr) if attr else done[head]
-            resolved.append(e)
-        try:
-            done[name] = ROLES[role](value, name, *resolved)
-        except ValueError as exc:
-            if not refs or not any(w in str(exc) for w in ("shape", "categories")):
-                raise
-            raise ValueError(f"{exc}, to match {' and '.join(refs)}") from None  # a mismatch may be any of their faults
-    values = tuple(done.values())
+    values = tuple(_check(name, *spec) for name, spec in arguments.items())
     return values[0] if len(values) == 1 else values
+
+
+def _check(name: str, role, value, *extra):
+    if not isinstance(role, type):
+        return ROLES[role](value, name, *extra)
+    if not isinstance(value, role):
+        raise TypeError(f"{name} must be the {role.__name__} from the forward pass, got {type(value).__name__}")
+    return value
+
+
+@dataclass(frozen=True)
+class Like:
+    """The shape an argument must have: that of another, ``of``, or one entry per row of it."""
+
+    shape: tuple  # the other's shape, (..., K) when per_row
+    of: str  # the other, as messages name it: "p", "cache.probs (the forward output)"
+    per_row: bool = False
+
+    @property
+    def need(self) -> tuple:
+        """The shape needed: ``shape``, or ``shape[:-1]`` (one per row)."""
+        return self.shape[:-1] if self.per_row else self.shape
+
+    def __str__(self) -> str:
+        return f"one per row of {self.of} (shape {self.shape})" if self.per_row else f"the shape of {self.of}"
+
+
+def shape_of(arr: np.ndarray, name: str) -> Like:
+    """The shape of ``arr``, a checked array called ``name`` in messages."""
+    return Like(tuple(arr.shape), name)
+
+
+def rows_of(arr: np.ndarray, name: str) -> Like:
+    """One entry per row of ``arr``, a checked array of shape ``(..., K)``: the shape ``arr.shape[:-1]``."""
+    return Like(tuple(arr.shape), name, per_row=True)
 
 
 def finite(result, what: str):
@@ -74,7 +92,6 @@ def finite(result, what: str):
     if not np.all(np.isfinite(result)):
         raise ValueError(f"{what} is not representable in float64 (overflow {_where(~np.isfinite(result))}); rescale the input")
     return result
-
 
 
 def _first(mask: np.ndarray) -> str:
@@ -86,7 +103,6 @@ def _first(mask: np.ndarray) -> str:
 
 def _where(mask: np.ndarray) -> str:
     return f"at index {_first(mask)}"
-
 
 
 def _array(value, name: str, *, min_ndim: int = 0, finite_: bool = True) -> np.ndarray:
@@ -108,10 +124,8 @@ def _array(value, name: str, *, min_ndim: int = 0, finite_: bool = True) -> np.n
     if min_ndim and arr.shape[-1] == 0:
         raise ValueError(f"{name} has an empty category axis (shape {arr.shape}); need K >= 1")
     arr = arr.astype(np.float64, copy=False)
-    if finite_:
-        with np.errstate(over="ignore", invalid="ignore"):  # see all_finite
-            if not np.isfinite(np.sum(arr)) and not np.isfinite(arr).all():
-                _refuse_nonfinite(arr, name)
+    if finite_ and not all_finite(arr):
+        _refuse_nonfinite(arr, name)
     return arr
 
 
@@ -135,7 +149,7 @@ def _array_of(value, name: str) -> np.ndarray:
         raise TypeError(f"{name} could not be converted to a NumPy array: {type(exc).__name__}: {exc}{hint}") from None
 
 
-def _refuse_nonfinite(arr: np.ndarray, name: str, allow: str = "", need: str = "finite values") -> None:
+def _refuse_nonfinite(arr: np.ndarray, name: str, allow: str = "", need: str = "finite values") -> np.ndarray:
     """Raise for the first NaN (always) or infinity (unless ``allow`` is ``"-inf"`` or ``"inf"``)."""
     nan = np.isnan(arr)
     if nan.any():
@@ -147,9 +161,9 @@ def _refuse_nonfinite(arr: np.ndarray, name: str, allow: str = "", need: str = "
     return arr
 
 
-def _same_shape(arr: np.ndarray, name: str, shape: tuple, what: str) -> np.ndarray:
-    if arr.shape != tuple(shape):
-        raise ValueError(f"{name} has shape {arr.shape} but must have shape {tuple(shape)} ({what})")
+def _same_shape(arr: np.ndarray, name: str, like: Like) -> np.ndarray:
+    if arr.shape != like.need:
+        raise ValueError(f"{name} has shape {arr.shape} but must have shape {like.need}, {like}")
     return arr
 
 
@@ -164,19 +178,11 @@ def _logits(value, name):
     return arr
 
 
-def _rows_sum_to_one(arr: np.ndarray, name: str) -> np.ndarray:
-    dev = np.abs(arr.sum(axis=-1) - 1.0)
-    bad = ~(dev <= PROB_SUM_ATOL)
-    if bad.any():
-        raise ValueError(f"{name} has a row that does not sum to 1 (batch index {_first(bad)}, off by {float(np.nanmax(np.where(bad, dev, 0))):.3g}; tolerance {PROB_SUM_ATOL:g})")
-    return arr
-
-
-def _nonnegative(value, name, like=None):
-    """``(..., K)``, finite, ``>= 0``; with ``like``, of that argument's shape."""
+def _nonnegative(value, name, like: Like | None = None):
+    """``(..., K)``, finite, ``>= 0``; with ``like``, of that shape."""
     arr = _array(value, name, min_ndim=1)
     if like is not None:
-        _same_shape(arr, name, np.shape(like), "the shape of the other distribution")
+        _same_shape(arr, name, like)
     neg = arr < 0
     if neg.any():
         raise ValueError(f"{name} contains a negative entry ({arr[tuple(np.argwhere(neg)[0])]:.3g}) {_where(neg)}; it needs entries >= 0")
@@ -185,17 +191,11 @@ def _nonnegative(value, name, like=None):
 
 def _probs(value, name):
     """``(..., K)`` rows of probabilities: finite, ``>= 0``, summing to one within ``PROB_SUM_ATOL``."""
-    return _rows_sum_to_one(_nonnegative(value, name), name)
-
-
-def _log_probs(value, name):
-    """``(..., K)`` log-probabilities: ``<= 0`` or ``-inf``, with ``exp`` summing to one per row."""
-    arr = _array(value, name, min_ndim=1, finite_=False)
-    _refuse_nonfinite(arr, name, allow="-inf", need="log-probabilities (entries <= 0 or -inf)")
-    if np.any(arr > PROB_SUM_ATOL):
-        raise ValueError(f"{name} must hold log-probabilities (entries <= 0 or -inf); got {float(arr.max()):.3g}")
-    with np.errstate(under="ignore"):
-        _rows_sum_to_one(np.exp(arr), f"exp({name})")
+    arr = _nonnegative(value, name)
+    dev = np.abs(arr.sum(axis=-1) - 1.0)
+    bad = ~(dev <= PROB_SUM_ATOL)
+    if bad.any():
+        raise ValueError(f"{name} has a row that does not sum to 1 (batch index {_first(bad)}, off by {float(np.nanmax(np.where(bad, dev, 0))):.3g}; tolerance {PROB_SUM_ATOL:g})")
     return arr
 
 
@@ -212,10 +212,10 @@ def _summable(value, name):
     return arr
 
 
-def _real(value, name, like=None):
-    """Any shape, finite; with ``like``, of that argument's shape."""
+def _real(value, name, like: Like | None = None):
+    """Any shape, finite; with ``like``, of that shape."""
     arr = _array(value, name)
-    return arr if like is None else _same_shape(arr, name, np.shape(like), "the shape of the other argument")
+    return arr if like is None else _same_shape(arr, name, like)
 
 
 def _extended_real(value, name):
@@ -223,7 +223,7 @@ def _extended_real(value, name):
     return _refuse_nonfinite(_array(value, name, finite_=False), name, allow="inf")
 
 
-def _unit_interval(value, name, like=None):
+def _unit_interval(value, name, like: Like | None = None):
     """Any shape, entries in ``[0, 1]`` (Bernoulli parameters, sigmoid outputs)."""
     arr = _real(value, name, like)
     if np.any((arr < 0) | (arr > 1)):
@@ -231,49 +231,30 @@ def _unit_interval(value, name, like=None):
     return arr
 
 
-def _upstream(value, name, like):
-    """An upstream gradient: finite, with the shape of ``like`` (an array)."""
-    arr = _array(value, name)
-    if arr.shape != like.shape:
-        raise ValueError(f"{name} has shape {arr.shape} but must have shape {like.shape} (the shape of the forward output)")
-    return arr
+def _upstream(value, name, like: Like):
+    """An upstream gradient: finite, of the shape of the output it is the gradient of."""
+    return _same_shape(_array(value, name), name, like)
 
 
-def _per_row(value, name, like):
-    """One finite value per row of ``like``: shape ``like.shape[:-1]``."""
-    return _same_shape(_array(value, name), name, like.shape[:-1], f"one value per row of shape {like.shape}")
+def _index(value, name, categories: Like):
+    """Drawn categories: integers in ``[0, K)``, ``K = categories.shape[-1]``.
 
-
-def _index(value, name, like):
-    """Drawn categories: integers in ``[0, K)``, one per row of ``like`` (shape ``(..., K)``).
-
-    ``like`` may be the number of categories ``K`` instead (any batch shape).
+    With ``categories = rows_of(logits, ...)``, one per row of ``logits``;
+    with ``Like((K,), "num_categories")``, of any shape.
     """
     if value is None or isinstance(value, (str, bytes)):
         raise TypeError(f"{name} must be an array of integers, got {type(value).__name__}")
     index = _array_of(value, name)
     if index.dtype.kind not in "iu":
         raise TypeError(f"{name} must hold integers, got dtype {index.dtype}")
-    k = like if isinstance(like, int) else like.shape[-1]
+    k = categories.shape[-1]
     bad = (index < 0) | (index >= k)
     if bad.any():
-        raise ValueError(f"{name} must lie in [0, {k}) (the categories), got {int(index[bad].flat[0])}")
-    if isinstance(like, int):
-        return index
-    return _same_shape(index, name, like.shape[:-1], f"one category per row of shape {like.shape}")
+        raise ValueError(f"{name} must lie in [0, {k}) (the categories, K = {k} from {categories.of}), got {int(index[bad].flat[0])}")
+    return _same_shape(index, name, categories) if categories.per_row else index
 
 
-def _shape(value, name):
-    """A shape: a tuple (or list) of non-negative ints."""
-    if not isinstance(value, (tuple, list)) or not all(
-        isinstance(n, (int, np.integer)) and not isinstance(n, (bool, np.bool_)) and n >= 0 for n in value
-    ):
-        raise TypeError(f"{name} must be a tuple of non-negative ints, got {value!r:.60}")
-    return tuple(int(n) for n in value)
-
-
-
-def _scalar(value, name, *, positive=False, nonnegative=False) -> float:
+def _scalar(value, name) -> float:
     """A finite real number (bools, strings and arrays refused)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.ndarray)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r:.40}")
@@ -287,45 +268,52 @@ def _scalar(value, name, *, positive=False, nonnegative=False) -> float:
         raise ValueError(f"{name} must be finite in float64, got an integer of {len(str(abs(value)))} digits") from None
     if not np.isfinite(out):
         raise ValueError(f"{name} must be finite, got {out}")
-    if positive and not out > 0:
-        raise ValueError(f"{name} must be > 0, got {out}")
-    if nonnegative and not out >= 0:
-        raise ValueError(f"{name} must be >= 0, got {out}")
     return out
 
 
-def _broadcast(value, name, shape, **sign):
-    """A scalar (returned as float), or an array broadcast to ``shape`` with the same sign rule."""
+def _above_zero(x, name, strict: bool):
+    """``x`` (a float or an array) if every entry is ``> 0`` (``strict``) or ``>= 0``."""
+    ok = np.greater(x, 0) if strict else np.greater_equal(x, 0)  # a NumPy bool even for a float, so ~ok is "not ok"
+    if not np.all(ok):
+        raise ValueError(f"{name} must be {'>' if strict else '>='} 0, got {float(np.asarray(x)[~ok].flat[0])}")
+    return x
+
+
+def _positive(value, name) -> float:
+    """A finite real number ``> 0`` (a tolerance, a learning rate)."""
+    return _above_zero(_scalar(value, name), name, strict=True)
+
+
+def _nonnegative_scalar(value, name) -> float:
+    """A finite real number ``>= 0``."""
+    return _above_zero(_scalar(value, name), name, strict=False)
+
+
+def _broadcast(value, name, like: Like):
+    """A finite number (returned as float), or an array of them broadcast to ``like.need``."""
     if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
-        return _scalar(value, name, **sign)
+        return _scalar(value, name)
     if value is None or isinstance(value, (str, bytes, bool, np.bool_)):
         raise TypeError(f"{name} must be a real number (or an array of them), got {type(value).__name__} {value!r:.40}")
     arr = _array(value, name)
     if arr.ndim == 0:
-        return _scalar(arr, name, **sign)
+        return _scalar(arr, name)
     try:
-        arr = np.broadcast_to(arr, tuple(shape))
+        return np.broadcast_to(arr, like.need)
     except ValueError:
-        raise ValueError(f"{name} has shape {arr.shape}, which does not broadcast to the shape {tuple(shape)}") from None
-    if sign.get("positive") and not np.all(arr > 0):
-        raise ValueError(f"{name} must be > 0, got {float(arr[~(arr > 0)].flat[0])}")
-    if sign.get("nonnegative") and not np.all(arr >= 0):
-        raise ValueError(f"{name} must be >= 0, got {float(arr[~(arr >= 0)].flat[0])}")
-    return arr
+        raise ValueError(f"{name} has shape {arr.shape}, which does not broadcast to the shape {like.need}, {like}") from None
 
 
-def _step(value, name, like):
-    """α >= 0: a number, or one per row of ``like`` (returned with shape ``(..., 1)``)."""
+def _step(value, name, like: Like):
+    """A step size ``α >= 0``: a float, or an array of ``like.need`` (one per row, or per entry)."""
     if type(value) is float and 0.0 <= value < np.inf:  # the common case, decided at once
         return value
-    out = _broadcast(value, name, like.shape[:-1], nonnegative=True)
-    return out if isinstance(out, float) else out[..., None]
+    return _above_zero(_broadcast(value, name, like), name, strict=False)
 
 
-def _temperature(value, name, like):
-    """T > 0: a number, or one per row of ``like`` (returned with shape ``(..., 1)``)."""
-    out = _broadcast(value, name, like.shape[:-1], positive=True)
-    return out if isinstance(out, float) else out[..., None]
+def _scale(value, name, like: Like):
+    """A scale ``> 0`` (a temperature, a standard deviation): a float, or an array of ``like.need``."""
+    return _above_zero(_broadcast(value, name, like), name, strict=True)
 
 
 def _int(value, name, minimum=0) -> int:
@@ -343,61 +331,36 @@ def _flag(value, name) -> bool:
     return bool(value)
 
 
-def _choice(value, name, options):
-    if not isinstance(value, str) or value not in options:
-        raise ValueError(f"{name} must be one of {tuple(options)}, got {value!r}")
-    return value
+#: The roles an argument can play, shared by several functions, and their checks ``(value, name, *extra) -> value``.
+ROLES = {
+    # arrays of shape (..., K), and drawn categories
+    "logits": _logits, "probs": _probs, "nonnegative": _nonnegative, "summable": _summable, "index": _index,
+    # arrays of any shape
+    "real": _real, "extended_real": _extended_real, "unit_interval": _unit_interval, "upstream": _upstream,
+    # numbers; a step or a scale may also be an array of them (one per row, or per entry)
+    "scalar": _scalar, "positive": _positive, "nonnegative_scalar": _nonnegative_scalar, "step": _step, "scale": _scale,
+    # options
+    "int": _int, "flag": _flag,
+}
 
 
+def checked_noise(u, rng, like: Like, name: str = "u"):
+    """Check a source of uniform noise: exactly one of explicit ``u`` and a generator ``rng``.
 
-def _noise(pair, name, shape):
-    """``(u, rng)``, exactly one given: ``u`` itself (of ``shape``, in ``[0, 1)``) or ``rng.random(shape)``."""
-    u, rng = pair
-    shape = tuple(shape)
+    Returns ``u`` checked (of ``like.need``, finite, in ``[0, 1)``), or
+    ``None`` when ``rng`` (a ``numpy.random.Generator``) is given: the draw is
+    the caller's (:func:`ils_ref.ops.sampling.uniform`), not the checker's.
+    """
     if (u is None) == (rng is None):
-        raise TypeError(
-            "pass exactly one of u (explicit uniform noise) or rng (a numpy.random.Generator), "
-            + ("got both" if u is not None else "got neither")
-        )
+        got = "got both" if u is not None else "got neither"
+        raise TypeError(f"pass exactly one of {name} (explicit uniform noise) or rng (a numpy.random.Generator), {got}")
     if rng is not None:
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a numpy.random.Generator (e.g. numpy.random.default_rng(0)), got {type(rng).__name__}")
-        return rng.random(shape)
-    u = _same_shape(_array(u, name, finite_=False), name, shape, "one uniform number per draw")
+        return None
+    u = _same_shape(_array(u, name, finite_=False), name, like)
     _refuse_nonfinite(u, name, need="values in [0, 1)")
     outside = (u < 0) | (u >= 1)
     if outside.any():
         raise ValueError(f"{name} must lie in [0, 1), got {float(u[outside].flat[0])!r}")
     return u
-
-
-#: Every role a public argument can play, and its checker ``(value, name, *extra) -> value``.
-ROLES = {
-    "logits": _logits,
-    "probs": _probs,
-    "log_probs": _log_probs,
-    "nonnegative": _nonnegative,
-    "summable": _summable,
-    "real": _real,
-    "extended_real": _extended_real,
-    "unit_interval": _unit_interval,
-    "upstream": _upstream,
-    "per_row": _per_row,
-    "index": _index,
-    "scalar": _scalar,
-    "positive": lambda value, name: _scalar(value, name, positive=True),
-    "nonnegative_scalar": lambda value, name: _scalar(value, name, nonnegative=True),
-    "step": _step,
-    "temperature": _temperature,
-    "elementwise_step": lambda value, name, like: _broadcast(value, name, like.shape, nonnegative=True),
-    "elementwise_scale": lambda value, name, like: _broadcast(value, name, like.shape, positive=True),
-    "int": _int,
-    "shape": _shape,
-    "flag": _flag,
-    "choice": _choice,
-    "noise": _noise,
-    "row_noise": lambda pair, name, like: _noise(pair, name, like.shape[:-1]),  # one per row of (..., K)
-    "entry_noise": lambda pair, name, like: _noise(pair, name, like.shape),  # one per entry
-    # Gumbel-Rao: the draw's noise, then one set per perturbation, each of the shape of like
-    "draw_and_samples_noise": lambda pair, name, like, samples: _noise(pair, name, (samples + 1,) + like.shape),
-}

@@ -28,7 +28,8 @@ import numpy as np
 
 from scipy.special import expit
 
-from ..validation import checked, finite
+from ..ops.sampling import uniform
+from ..validation import checked, finite, shape_of
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,8 @@ def bernoulli_ils_forward(logits, *, u=None, rng=None) -> tuple[np.ndarray, Bern
     b : ndarray of float (0.0 or 1.0), shape of ``logits``
     cache : BernoulliCache
     """
-    logits, u = checked(logits=("extended_real", logits), u=("entry_noise", (u, rng), "logits"))
+    logits = checked(logits=("extended_real", logits))
+    u = uniform(u, rng, shape_of(logits, "logits"))  # one uniform per entry
     probs = expit(logits)  # σ(θ), see ils_ref.sigmoid
     b = (u >= 1.0 - probs).astype(np.float64)
     return b.copy(), BernoulliCache(logits=logits.copy(), probs=probs, b=b)
@@ -100,12 +102,11 @@ def bernoulli_ils_backward(db, cache: BernoulliCache, alpha, *, policy: str = "c
 
 def bernoulli_target(db, cache: BernoulliCache, alpha, *, policy: str = "clip") -> np.ndarray:
     """``p_D`` of :func:`bernoulli_ils_backward` (same arguments), for inspection and reuse."""
-    cache, g, alpha, policy = checked(
-        cache=(BernoulliCache, cache),
-        db=("upstream", db, "cache.b"),
-        alpha=("elementwise_step", alpha, "cache.b"),
-        policy=("choice", policy, ("clip", "signed")),
-    )
+    cache = checked(cache=(BernoulliCache, cache))
+    g, alpha = checked(db=("upstream", db, shape_of(cache.b, "cache.b (the forward output)")),
+                       alpha=("step", alpha, shape_of(cache.b, "cache.b")))
+    if not isinstance(policy, str) or policy not in ("clip", "signed"):
+        raise ValueError(f"policy must be one of ('clip', 'signed'), got {policy!r}")
     b = cache.b
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):  # α·g beyond float64: reported by finite()
         # the stepped pair: the drawn entry stays 1, the other is α·(g_drawn - g_other)

@@ -43,9 +43,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtri
 
-from ..validation import checked, finite
+from ..ops.sampling import normal
+from ..validation import checked, finite, shape_of
 
 
 @dataclass(frozen=True)
@@ -72,14 +72,9 @@ def gaussian_ils_forward(mu, sigma, *, u=None, rng=None) -> tuple[np.ndarray, Ga
     rng : numpy.random.Generator, optional
         Exactly one of ``u``, ``rng`` (``ε = rng.standard_normal``).
     """
-    mu, s = checked(mu=("real", mu), sigma=("elementwise_scale", sigma, "mu"))
-    if rng is not None and u is None and isinstance(rng, np.random.Generator):
-        eps = rng.standard_normal(mu.shape)
-    else:
-        u = checked(u=("entry_noise", (u, rng), mu))
-        if np.any(u == 0):
-            raise ValueError("u must lie in the open interval (0, 1) for normal noise (u = 0 gives -inf)")
-        eps = ndtri(u)  # ε = Φ⁻¹(u)
+    mu = checked(mu=("real", mu))
+    s = checked(sigma=("scale", sigma, shape_of(mu, "mu")))
+    eps = normal(u, rng, shape_of(mu, "mu"))  # rng.standard_normal, or ε = Φ⁻¹(u)
     with np.errstate(over="ignore", under="ignore"):
         z = finite(mu + s * eps, "the draw z = mu + sigma * eps (mu or sigma too large)")
     return z.copy(), GaussianCache(mu=mu.copy(), sigma=np.copy(s) if isinstance(s, np.ndarray) else s, eps=eps, z=z)
@@ -87,9 +82,9 @@ def gaussian_ils_forward(mu, sigma, *, u=None, rng=None) -> tuple[np.ndarray, Ga
 
 def gaussian_ils_backward(dz, cache: GaussianCache, alpha) -> np.ndarray:
     r"""Backward pass of Gaussian ILS: ``dμ = (μ - (z - α g)) / σ² = (α g - σ ε) / σ²``."""
-    cache, g, a = checked(
-        cache=(GaussianCache, cache), dz=("upstream", dz, "cache.z"), alpha=("elementwise_step", alpha, "cache.z")
-    )
+    cache = checked(cache=(GaussianCache, cache))
+    g, a = checked(dz=("upstream", dz, shape_of(cache.z, "cache.z (the forward output)")),
+                   alpha=("step", alpha, shape_of(cache.z, "cache.z")))
     # (μ - m_D)/σ² with m_D = z - α g = μ + σ ε - α g: (α g/σ - ε)/σ, from ε itself (μ - z loses σ ε
     # to rounding where σ << |μ|: at μ = 1e6, σ = 1e-11 the noise term vanished), and divided by σ
     # twice so that σ² cannot underflow

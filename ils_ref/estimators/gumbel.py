@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ops.sampling import gumbel_kernel, one_hot_kernel
+from ..ops.sampling import gumbel_kernel, one_hot_kernel, uniform
 from ..ops.softmax import softmax_backward_kernel
-from ..validation import checked, finite
+from ..validation import checked, finite, rows_of, shape_of
 
 
 @dataclass(frozen=True)
@@ -100,13 +100,10 @@ def gumbel_softmax_forward(logits, temperature, *, u=None, rng=None, hard: bool 
     y : ndarray, shape (..., K)
     cache : GumbelCache
     """
-    logits, temperature, hard, u = checked(
-        logits=("logits", logits),
-        temperature=("temperature", temperature, "logits"),
-        hard=("flag", hard),
-        u=("entry_noise", (u, rng), "logits"),
-    )
-    g = gumbel_kernel(u)
+    logits = checked(logits=("logits", logits))
+    temperature, hard = checked(temperature=("scale", temperature, rows_of(logits, "logits")), hard=("flag", hard))
+    temperature = temperature if isinstance(temperature, float) else temperature[..., None]  # one T per row, against its K entries
+    g = gumbel_kernel(uniform(u, rng, shape_of(logits, "logits")))  # one uniform per entry
     if np.any(np.all(logits + g == -np.inf, axis=-1)):
         raise ValueError("logits + G is -inf in a whole row (u = 0 on every unmasked category)")
     return gumbel_forward_kernel(logits, g, temperature, hard)
@@ -137,6 +134,7 @@ def gumbel_softmax_backward(dy, cache: GumbelCache) -> np.ndarray:
         Rows sum to zero.  Where ``y`` is exactly one-hot (tiny ``T``) the
         gradient is exactly 0, never ``0 · inf``.
     """
-    cache, dy = checked(cache=(GumbelCache, cache), dy=("upstream", dy, "cache.y_soft"))
+    cache = checked(cache=(GumbelCache, cache))
+    dy = checked(dy=("upstream", dy, shape_of(cache.y_soft, "cache.y_soft (the forward output)")))
     with np.errstate(over="ignore", invalid="ignore"):  # reported by finite()
         return finite(gumbel_backward_kernel(dy, cache), "the Gumbel-softmax logit gradient (dy / temperature beyond float64)")

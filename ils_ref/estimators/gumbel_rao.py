@@ -39,8 +39,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from ..ops.sampling import gumbel_kernel, one_hot_kernel
-from ..validation import checked, finite
+from ..ops.sampling import gumbel_kernel, one_hot_kernel, uniform
+from ..validation import Like, checked, finite, rows_of, shape_of
 from .gumbel import GumbelCache, gumbel_backward_kernel
 
 
@@ -68,12 +68,11 @@ def gumbel_rao_forward(logits, temperature, samples: int = 10, *, u=None, rng=No
         ``y_soft`` holds the ``M`` relaxed samples, shape ``(M, ..., K)``;
         :func:`gumbel_rao_backward` averages over them.
     """
-    logits, temperature, samples, u = checked(
-        logits=("real", logits),
-        temperature=("temperature", temperature, "logits"),
-        samples=("int", samples, 1),
-        u=("draw_and_samples_noise", (u, rng), "logits", "samples"),
-    )
+    logits = checked(logits=("real", logits))
+    temperature, samples = checked(temperature=("scale", temperature, rows_of(logits, "logits")), samples=("int", samples, 1))
+    temperature = temperature if isinstance(temperature, float) else temperature[..., None]  # one T per row, against its K entries
+    # the draw's noise, then one set per perturbation, each of the shape of logits
+    u = uniform(u, rng, Like((samples + 1,) + logits.shape, "samples + 1 stacked copies of logits"))
     if logits.ndim < 1 or logits.shape[-1] < 1:
         raise ValueError(f"logits must have a category axis with K >= 1, shape (..., K); got shape {logits.shape}")
     if np.any(u[1:] == 0):  # E = -log(1 - 0) = 0 would put the maximum at +inf
@@ -116,7 +115,7 @@ def gumbel_rao_backward(dz, cache: GumbelCache) -> np.ndarray:
     """
     if not isinstance(cache, GumbelCache):
         raise TypeError(f"cache must be the GumbelCache from gumbel_rao_forward, got {type(cache).__name__}")
-    dz = checked(dz=("upstream", dz, cache.y_soft[0]))
+    dz = checked(dz=("upstream", dz, shape_of(cache.y_soft[0], "cache.y_soft[0] (the forward output)")))
     return finite(gumbel_rao_backward_kernel(dz, cache), "the Gumbel-Rao logit gradient")
 
 

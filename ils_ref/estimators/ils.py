@@ -58,9 +58,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ops.sampling import one_hot_kernel, sample_categorical_kernel
+from ..ops.sampling import one_hot_kernel, sample_categorical_kernel, uniform
 from ..ops.softmax import softmax_backward_kernel, softmax_kernel
-from ..validation import all_finite, checked, finite
+from ..validation import all_finite, checked, finite, rows_of, shape_of
 from .ils_training import nonpositive_sum_error
 from .intermediate import KL, LOSSES, SUM_NORMALIZATION, IntermediateLoss, Normalization
 
@@ -129,7 +129,8 @@ def ils_forward(logits, *, u=None, rng=None) -> tuple[np.ndarray, ILSCache]:
     cache : ILSCache
         For :func:`ils_backward`.
     """
-    logits, u = checked(logits=("logits", logits), u=("row_noise", (u, rng), "logits"))
+    logits = checked(logits=("logits", logits))
+    u = uniform(u, rng, rows_of(logits, "logits"))  # one uniform per row: checked u, or drawn from rng
     probs = softmax_kernel(logits)
     cache = make_cache(logits, sample_categorical_kernel(probs, u), probs)
     return cache.z, cache
@@ -141,7 +142,8 @@ def ils_cache(logits, index) -> ILSCache:
     This is how another implementation's draw is replayed: same logits, same
     drawn categories, then :func:`ils_backward`.
     """
-    logits, index = checked(logits=("logits", logits), index=("index", index, "logits"))
+    logits = checked(logits=("logits", logits))
+    index = checked(index=("index", index, rows_of(logits, "logits")))
     if index.size and np.any(np.take_along_axis(logits, index[..., None], axis=-1) == -np.inf):
         raise ValueError("index selects a category whose entry in logits is -inf (probability 0)")
     return make_cache(logits, index, softmax_kernel(logits))
@@ -329,7 +331,10 @@ def ils_backward(
     :func:`ils_step` returns the same result with ``Δ``, ``z - αΔ`` and ``π_D``
     for inspection.
     """
-    cache, dz, alpha = checked(cache=(ILSCache, cache), dz=("upstream", dz, "cache.probs"), alpha=("step", alpha, "cache.probs"))
+    cache = checked(cache=(ILSCache, cache))
+    dz, alpha = checked(dz=("upstream", dz, shape_of(cache.probs, "cache.probs (the forward output)")),
+                        alpha=("step", alpha, rows_of(cache.probs, "cache.probs")))
+    alpha = alpha if isinstance(alpha, float) else alpha[..., None]  # one α per row, against the K entries of the row
     loss, h, prototype_eps = _options(loss, h, policy, prototype, prototype_eps)
     return _run(dz, cache, alpha, policy, loss, h, prototype_eps)[3]
 
@@ -352,7 +357,10 @@ def ils_step(
     ILSStep
         ``dz``, ``delta``, ``w``, ``pi_d``, ``dprobs``, ``dlogits``.
     """
-    cache, dz, alpha = checked(cache=(ILSCache, cache), dz=("upstream", dz, "cache.probs"), alpha=("step", alpha, "cache.probs"))
+    cache = checked(cache=(ILSCache, cache))
+    dz, alpha = checked(dz=("upstream", dz, shape_of(cache.probs, "cache.probs (the forward output)")),
+                        alpha=("step", alpha, rows_of(cache.probs, "cache.probs")))
+    alpha = alpha if isinstance(alpha, float) else alpha[..., None]  # one α per row, against the K entries of the row
     loss, h, prototype_eps = _options(loss, h, policy, prototype, prototype_eps)
     delta, w, pi_d, dlogits = _run(dz, cache, alpha, policy, loss, h, prototype_eps)
     with np.errstate(divide="ignore"):  # ∂L_I/∂π is ±inf where π = 0 < π_D: documented

@@ -30,9 +30,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ops.sampling import one_hot_kernel, sample_categorical_kernel
+from ..ops.sampling import one_hot_kernel, sample_categorical_kernel, uniform
 from ..ops.softmax import softmax_backward_kernel, softmax_kernel
-from ..validation import checked, finite
+from ..validation import checked, finite, rows_of, shape_of
 
 
 @dataclass(frozen=True)
@@ -62,10 +62,10 @@ def reinmax_forward(logits, temperature=1.0, *, u=None, rng=None):
     z : ndarray, shape (..., K), one-hot
     cache : ReinMaxCache
     """
-    logits, temperature, u = checked(
-        logits=("logits", logits), temperature=("temperature", temperature, "logits"), u=("row_noise", (u, rng), "logits")
-    )
-    return reinmax_forward_kernel(logits, temperature, u)
+    logits = checked(logits=("logits", logits))
+    temperature = checked(temperature=("scale", temperature, rows_of(logits, "logits")))
+    temperature = temperature if isinstance(temperature, float) else temperature[..., None]  # one T per row, against its K entries
+    return reinmax_forward_kernel(logits, temperature, uniform(u, rng, rows_of(logits, "logits")))
 
 
 def reinmax_forward_kernel(logits, temperature, u):
@@ -94,7 +94,8 @@ def reinmax_backward(dz, cache: ReinMaxCache) -> np.ndarray:
     -------
     dlogits : ndarray, shape (..., K); rows sum to zero.
     """
-    cache, dz = checked(cache=(ReinMaxCache, cache), dz=("upstream", dz, "cache.probs"))
+    cache = checked(cache=(ReinMaxCache, cache))
+    dz = checked(dz=("upstream", dz, shape_of(cache.probs, "cache.probs (the forward output)")))
     return finite(reinmax_backward_kernel(dz, cache), "the ReinMax logit gradient")
 
 

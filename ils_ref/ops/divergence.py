@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import rel_entr
 
-from ..validation import checked, finite
+from ..validation import checked, finite, rows_of, shape_of
 
 # --------------------------------------------------------------------------
 # KL(p ‖ q) over the last axis
@@ -43,7 +43,8 @@ def kl_divergence(p, q) -> np.ndarray:
     kl : ndarray, shape (...)
         One value per row; ``+inf`` (never NaN) where some ``q_k = 0 < p_k``.
     """
-    p, q = checked(p=("nonnegative", p), q=("nonnegative", q, "p"))
+    p = checked(p=("nonnegative", p))
+    q = checked(q=("nonnegative", q, shape_of(p, "p")))
     kl = rel_entr(p, q).sum(axis=-1)
     genuine = np.any((p > 0) & (q == 0), axis=-1)  # +inf is the right answer only there
     finite(kl[~genuine], "kl_divergence(p, q) for a row without q = 0 < p (p or q beyond float64 in sum)")
@@ -90,7 +91,8 @@ def kl_divergence_backward(dout, p, q) -> tuple[np.ndarray, np.ndarray]:
     ``q``.  With ``π_D`` in the role of ``p``, this is why a category that the
     SGD step moved to probability zero contributes nothing to ILS.
     """
-    p, q, dout = checked(p=("nonnegative", p), q=("nonnegative", q, "p"), dout=("per_row", dout, "p"))
+    p = checked(p=("nonnegative", p))
+    q, dout = checked(q=("nonnegative", q, shape_of(p, "p")), dout=("real", dout, rows_of(p, "p")))
     both = (p > 0) & (q > 0)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):  # boundary: np.where
         ratio = p / q
@@ -122,7 +124,8 @@ def bernoulli_kl(p, q) -> np.ndarray:
     ``0 log 0 = 0``; ``+inf`` where ``q`` gives zero probability to an
     outcome that ``p`` does not.
     """
-    p, q = checked(p=("unit_interval", p), q=("unit_interval", q, "p"))
+    p = checked(p=("unit_interval", p))
+    q = checked(q=("unit_interval", q, shape_of(p, "p")))
     return rel_entr(p, q) + rel_entr(1.0 - p, 1.0 - q)
 
 
@@ -139,7 +142,8 @@ def bernoulli_kl_backward(dout, p, q) -> tuple[np.ndarray, np.ndarray]:
     returned (``±inf``, or 0 where ``dout = 0`` or where ``p = q`` on the
     boundary, where the term is flat), never NaN.
     """
-    p, q, dout = checked(p=("unit_interval", p), q=("unit_interval", q, "p"), dout=("real", dout, "p"))
+    p = checked(p=("unit_interval", p))
+    q, dout = checked(q=("unit_interval", q, shape_of(p, "p")), dout=("real", dout, shape_of(p, "p")))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # boundaries resolved just below
         dp = np.log(p) - np.log(q) - np.log1p(-p) + np.log1p(-q)
         dq = (q - p) / (q * (1.0 - q))
@@ -157,19 +161,17 @@ def bernoulli_kl_backward(dout, p, q) -> tuple[np.ndarray, np.ndarray]:
 
 def gaussian_kl(mean_p, mean_q, sigma) -> np.ndarray:
     r"""``KL(N(m_p, σ²) ‖ N(m_q, σ²)) = (m_p - m_q)² / (2σ²)``, elementwise (equal variances)."""
-    mp, mq, s = checked(mean_p=("real", mean_p), mean_q=("real", mean_q, "mean_p"), sigma=("elementwise_scale", sigma, "mean_p"))
+    mp = checked(mean_p=("real", mean_p))
+    mq, s = checked(mean_q=("real", mean_q, shape_of(mp, "mean_p")), sigma=("scale", sigma, shape_of(mp, "mean_p")))
     with np.errstate(over="ignore", under="ignore"):  # an overflow is reported, not returned
         return finite(0.5 * ((mp - mq) / s) ** 2, "gaussian_kl: ((mean_p - mean_q) / sigma)^2")
 
 
 def gaussian_kl_backward(dout, mean_p, mean_q, sigma) -> tuple[np.ndarray, np.ndarray]:
     r"""VJP of :func:`gaussian_kl`: ``(dm_p, dm_q) = dout · ((m_p - m_q)/σ², (m_q - m_p)/σ²)``."""
-    mp, mq, s, dout = checked(
-        mean_p=("real", mean_p),
-        mean_q=("real", mean_q, "mean_p"),
-        sigma=("elementwise_scale", sigma, "mean_p"),
-        dout=("real", dout, "mean_p"),
-    )
+    mp = checked(mean_p=("real", mean_p))
+    like = shape_of(mp, "mean_p")
+    mq, s, dout = checked(mean_q=("real", mean_q, like), sigma=("scale", sigma, like), dout=("real", dout, like))
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):  # dout = 0 is 0, whatever the rest
         d = finite(np.where(dout == 0, 0.0, dout * ((mp - mq) / s) / s),
                    "gaussian_kl_backward: dout * (mean_p - mean_q) / sigma^2")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..validation import checked, finite
+from ..validation import checked, finite, shape_of
 
 
 def normalize_kernel(z: np.ndarray) -> np.ndarray:
@@ -80,6 +80,7 @@ def normalize_backward(dy, z) -> np.ndarray:
     At a one-hot ``z = e_k`` (so ``s = 1``, ``h = e_k``) this is
     ``dz_j = dy_j - dy_k``: the ``Δ`` of Algorithm 1.
     """
-    z, dy = checked(z=("summable", z), dy=("upstream", dy, "z"))
+    z = checked(z=("summable", z))
+    dy = checked(dy=("upstream", dy, shape_of(z, "z")))
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):  # reported by finite()
         return finite(normalize_backward_kernel(dy, z), "normalize_backward(dy, z) (a row sum near 0 or beyond float64)")

@@ -1,16 +1,59 @@
-"""Exact categorical sampling by the inverse CDF, one-hot vectors, Gumbel noise.
+"""Uniform and normal noise, exact categorical sampling by the inverse CDF, one-hot vectors, Gumbel noise.
 
 Randomness is always explicit: pass either ``u`` (uniform noise in
 ``[0, 1)``, which lets another implementation reproduce the same draw) or
-``rng`` (a ``numpy.random.Generator``), never both.  Nothing here touches
-NumPy's global random state.
+``rng`` (a ``numpy.random.Generator``), never both.  Every public function of
+the package that takes this pair draws through :func:`uniform` (or
+:func:`normal`), here: the argument checker only checks the pair.  Nothing
+here touches NumPy's global random state.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import ndtri
 
-from ..validation import checked
+from ..validation import Like, checked, checked_noise, rows_of
+
+# --------------------------------------------------------------------------
+# the noise itself
+
+
+def uniform(u, rng, like: Like, name: str = "u") -> np.ndarray:
+    """Uniform noise in ``[0, 1)`` of shape ``like.need``: ``u`` itself, checked, or ``rng.random(like.need)``.
+
+    Parameters
+    ----------
+    u : array_like or None
+        Explicit noise: finite, in ``[0, 1)``, of shape ``like.need``.
+    rng : numpy.random.Generator or None
+        Exactly one of ``u``, ``rng``.
+    like : ils_ref.validation.Like
+        The shape of the noise (:func:`ils_ref.validation.rows_of` or
+        :func:`ils_ref.validation.shape_of` of an argument checked before).
+    name : str
+        The name of ``u`` in messages.
+
+    Returns
+    -------
+    u : ndarray, shape ``like.need``
+    """
+    u = checked_noise(u, rng, like, name)
+    return rng.random(like.need) if u is None else u
+
+
+def normal(u, rng, like: Like, name: str = "u") -> np.ndarray:
+    """Standard normal noise of shape ``like.need``: ``rng.standard_normal(like.need)``, or ``ε = Φ⁻¹(u)``.
+
+    Explicit ``u`` must lie in the *open* interval ``(0, 1)`` (``Φ⁻¹(0) = -inf``).
+    """
+    u = checked_noise(u, rng, like, name)
+    if u is None:
+        return rng.standard_normal(like.need)
+    if np.any(u == 0):
+        raise ValueError(f"{name} must lie in the open interval (0, 1) for normal noise ({name} = 0 gives -inf)")
+    return ndtri(u)
+
 
 # --------------------------------------------------------------------------
 # categorical draws
@@ -110,8 +153,8 @@ def sample_categorical(probs, *, u=None, rng=None) -> np.ndarray:
     ``u = 0`` selects the first category of positive probability; ``u`` equal
     to a cumulative sum selects the next category.
     """
-    probs, u = checked(probs=("probs", probs), u=("row_noise", (u, rng), "probs"))
-    return sample_categorical_kernel(probs, u)
+    probs = checked(probs=("probs", probs))
+    return sample_categorical_kernel(probs, uniform(u, rng, rows_of(probs, "probs")))
 
 
 def one_hot_kernel(index: np.ndarray, k: int) -> np.ndarray:
@@ -135,8 +178,8 @@ def one_hot(index, num_categories: int) -> np.ndarray:
     -------
     z : ndarray, shape (..., K)
     """
-    k, index = checked(num_categories=("int", num_categories, 1), index=("index", index, "num_categories"))
-    return one_hot_kernel(index, k)
+    k = checked(num_categories=("int", num_categories, 1))
+    return one_hot_kernel(checked(index=("index", index, Like((k,), "num_categories"))), k)
 
 
 # --------------------------------------------------------------------------
@@ -170,5 +213,8 @@ def gumbel_noise(shape: tuple | None = None, *, u=None, rng=None) -> np.ndarray:
         if u is None and isinstance(rng, np.random.Generator):
             raise TypeError("gumbel_noise needs shape when drawing from rng")
         shape = np.shape(u)
-    shape, u = checked(shape=("shape", shape), u=("noise", (u, rng), "shape"))
-    return gumbel_kernel(u)
+    if not isinstance(shape, (tuple, list)) or not all(
+        isinstance(n, (int, np.integer)) and not isinstance(n, (bool, np.bool_)) and n >= 0 for n in shape
+    ):
+        raise TypeError(f"shape must be a tuple of non-negative ints, got {shape!r:.60}")
+    return gumbel_kernel(uniform(u, rng, Like(tuple(int(n) for n in shape), "the noise asked for (argument shape)")))

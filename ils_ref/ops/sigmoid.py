@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-from ..validation import checked
+from ..validation import checked, shape_of
 
 
 def sigmoid(x) -> np.ndarray:
@@ -45,6 +45,7 @@ def sigmoid_backward(dy, y) -> np.ndarray:
     y : array_like
         The forward output, in ``[0, 1]``.
     """
-    y, dy = checked(y=("unit_interval", y), dy=("upstream", dy, "y"))
+    y = checked(y=("unit_interval", y))
+    dy = checked(dy=("upstream", dy, shape_of(y, "y")))
     with np.errstate(under="ignore"):  # a product below 1e-308 is 0 (or subnormal): exact enough
         return dy * y * (1.0 - y)

@@ -5,8 +5,8 @@ vector-Jacobian product (VJP).  A backward function ``op_backward(dy, y)``
 takes the upstream gradient ``dy = dL/dy`` and the forward *output* ``y`` and
 returns ``dx = dL/dx`` with ``x.shape``.
 
-Each public function checks its arguments in one call and then applies the
-formula.  The formulas that other modules of the package reuse on arrays they
+Each public function checks its arguments (:func:`ils_ref.validation.checked`)
+and then applies the formula.  The formulas that other modules of the package reuse on arrays they
 have already checked are the ``*_kernel`` functions.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..validation import checked, finite
+from ..validation import PROB_SUM_ATOL, checked, finite, shape_of
 
 # --------------------------------------------------------------------------
 # softmax
@@ -103,7 +103,8 @@ def softmax_backward(dy, y) -> np.ndarray:
     The full Jacobian ``diag(y) - y yᵀ`` is never formed: the VJP costs
     ``O(K)`` per row.  Masked categories (``y_j = 0``) get ``dx_j = 0``.
     """
-    y, dy = checked(y=("probs", y), dy=("upstream", dy, "y"))
+    y = checked(y=("probs", y))
+    dy = checked(dy=("upstream", dy, shape_of(y, "y")))
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):  # |dy| near 1e308: reported by finite()
         return finite(softmax_backward_kernel(dy, y), "softmax_backward(dy, y) (|dy| near the float64 limit)")
 
@@ -175,6 +176,13 @@ def log_softmax_backward(dy, y) -> np.ndarray:
     is what the formula gives, but no finite change of a ``-inf`` logit
     moves anything.  Pass ``dy_j = 0`` there if that matters to you.
     """
-    y, dy = checked(y=("log_probs", y), dy=("upstream", dy, "y"))
+    y = checked(y=("extended_real", y))  # log-probabilities: no NaN, entries <= 0 or -inf, exp(y) in the simplex
+    above = y > PROB_SUM_ATOL  # +inf among them
+    if above.any():
+        raise ValueError(f"y must hold log-probabilities (entries <= 0 or -inf), got {float(y[above].flat[0]):.3g} "
+                         f"at index {tuple(int(i) for i in np.argwhere(above)[0])}")
+    with np.errstate(under="ignore"):
+        checked(**{"exp(y)": ("probs", np.exp(y))})
+    dy = checked(dy=("upstream", dy, shape_of(y, "y")))
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):  # |dy| near 1e308: reported by finite()
         return finite(dy - np.exp(y) * dy.sum(axis=-1, keepdims=True), "log_softmax_backward(dy, y) (|dy| near the float64 limit)")

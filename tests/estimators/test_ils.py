@@ -256,9 +256,9 @@ def test_forward_argument_errors(args, kwargs, exc, match):
 
 
 def test_cache_from_index_errors():
-    with pytest.raises(ValueError, match=r"index has shape \(2,\) but must have shape \(\)"):
+    with pytest.raises(ValueError, match=r"index has shape \(2,\) but must have shape \(\), one per row of logits \(shape \(2,\)\)"):
         ils_cache([0.0, 1.0], [0, 1])
-    with pytest.raises(ValueError, match=r"index must lie in \[0, 2\) \(the categories\)"):
+    with pytest.raises(ValueError, match=r"index must lie in \[0, 2\) \(the categories, K = 2 from logits\), got 2"):
         ils_cache([0.0, 1.0], 2)
 
 

@@ -93,7 +93,7 @@ def test_gumbel_max_is_an_exact_categorical_draw():
         (dict(u=1.0), ValueError, r"u must lie in \[0, 1\), got 1.0"),
         (dict(u=-0.1), ValueError, r"u must lie in \[0, 1\)"),
         (dict(u=np.nan), ValueError, "u contains NaN"),
-        (dict(u=[0.1, 0.2]), ValueError, r"u has shape \(2,\) but must have shape \(\)"),
+        (dict(u=[0.1, 0.2]), ValueError, r"u has shape \(2,\) but must have shape \(\), one per row of probs \(shape \(4,\)\)"),
         (dict(u="half"), TypeError, "u must be an array of real numbers"),
     ],
 )
@@ -119,7 +119,7 @@ def test_probs_errors(probs, match):
 @pytest.mark.parametrize(
     "args, exc, match",
     [
-        (([3], 3), ValueError, r"index must lie in \[0, 3\) \(the categories\), got 3"),
+        (([3], 3), ValueError, r"index must lie in \[0, 3\) \(the categories, K = 3 from num_categories\), got 3"),
         (([-1], 3), ValueError, "index must lie in"),
         (([0.5], 3), TypeError, "index must hold integers"),
         ((None, 3), TypeError, "index must be an array of integers"),
