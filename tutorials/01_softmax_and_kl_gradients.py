@@ -20,7 +20,7 @@
 
 # %%
 import numpy as np
-from _tutorial import QUICK, Claims
+from ils_ref.tutorial import QUICK, Claims
 
 from ils_ref import check_vjp, kl_divergence, kl_divergence_backward, softmax, softmax_backward
 

@@ -31,7 +31,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from _tutorial import QUICK, Claims, show_figure  # noqa: E402
+from ils_ref.tutorial import QUICK, Claims, show_figure  # noqa: E402
 
 from ils_ref import kl_divergence, softmax  # noqa: E402
 from ils_ref.experiments.toy1 import toy_metric  # noqa: E402

@@ -22,7 +22,7 @@
 
 # %%
 import numpy as np
-from _tutorial import Claims
+from ils_ref.tutorial import Claims
 
 from ils_ref import ils_backward, ils_cache, ils_step, softmax_backward
 from ils_ref.models.problems import toy1

@@ -35,7 +35,7 @@
 import os
 
 import numpy as np
-from _tutorial import OUT, QUICK, REPO, Claims, show_file
+from ils_ref.tutorial import OUT, QUICK, Claims, out_folder, show_file
 
 from ils_ref import kl_divergence, softmax
 from ils_ref.estimators.interface import ils_expected_gradient
@@ -67,15 +67,15 @@ claims = Claims()
 
 # %%
 steps, seeds = (8_000, 3) if QUICK else (50_000, 10)
-saved = [os.path.join(REPO, "results", "toy1_curves.npz"), os.path.join(OUT, "toy1_curves.npz")]
+saved = [os.path.join("results", "toy1_curves.npz"), os.path.join(OUT, "toy1_curves.npz")]
 result, source = run_or_load(saved, steps, seeds, progress=lambda step, total, seconds: print(
     f"  step {step:>6}/{total}  {seconds:5.1f} s", flush=True))
 if source:
     print(f"reusing {source} ({steps} steps, {seeds} seeds: the same numbers a new run would give)")
 else:
-    save_npz(result, saved[1])
+    save_npz(result, os.path.join(out_folder(), "toy1_curves.npz"))
 print(summary_table(result))
-for path in write_figures(result, OUT):
+for path in write_figures(result, out_folder()):
     show_file(path)
 names = result.names
 w = window(steps)

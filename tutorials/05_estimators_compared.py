@@ -24,7 +24,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from _tutorial import QUICK, Claims, show_figure  # noqa: E402
+from ils_ref.tutorial import QUICK, Claims, show_figure  # noqa: E402
 
 from ils_ref.experiments.compare import compare, format_table  # noqa: E402
 from ils_ref.estimators.interface import ils_expected_gradient  # noqa: E402

@@ -26,7 +26,7 @@
 
 # %%
 import numpy as np
-from _tutorial import Claims
+from ils_ref.tutorial import Claims
 
 from ils_ref.checking.conformance import check, load_vectors
 

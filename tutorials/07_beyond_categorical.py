@@ -32,7 +32,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from _tutorial import QUICK, Claims, show_figure  # noqa: E402
+from ils_ref.tutorial import QUICK, Claims, show_figure  # noqa: E402
 
 from ils_ref import bernoulli_ils_backward, bernoulli_ils_forward, gaussian_ils_backward, gaussian_ils_forward, sigmoid  # noqa: E402
 from ils_ref.estimators.bernoulli import BernoulliCache  # noqa: E402

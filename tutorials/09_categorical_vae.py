@@ -26,7 +26,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from _tutorial import OUT, QUICK, Claims, show_figure, show_file  # noqa: E402
+from ils_ref.tutorial import QUICK, Claims, out_folder, show_figure, show_file  # noqa: E402
 
 from ils_ref import check_vjp, ils_backward, ils_cache, one_hot  # noqa: E402
 from ils_ref.checking.statcheck import cosine  # noqa: E402
@@ -212,7 +212,7 @@ else:
     settings, estimators = V.DEFAULT, V.vae_estimators()
 result = V.run(settings, estimators, progress=print)
 print(V.summary_table(result))
-for path in write_figures(result, OUT):
+for path in write_figures(result, out_folder()):
     show_file(path)
 
 # %%
