@@ -20,13 +20,17 @@
 
 # %%
 import numpy as np
-from _tutorial import QUICK, Claims
 
 from ils_ref import check_vjp, kl_divergence, kl_divergence_backward, softmax, softmax_backward
+from ils_ref.ops.softmax import softmax_backward_kernel
+from ils_ref.tutorial import Claims, show_source, sizes
 
 rng = np.random.default_rng(0)
-k = 6 if QUICK else 12  # categories
 claims = Claims()
+
+# %%
+size = sizes(categories=(6, 12))
+k = size.categories
 
 
 # %% [markdown]
@@ -39,19 +43,27 @@ claims = Claims()
 # $$dx_j = \sum_i dy_i\, y_i (\delta_{ij} - y_j) = y_j \Bigl(dy_j - \sum_i dy_i y_i\Bigr).$$
 #
 # The subtracted term $\langle dy, y\rangle$ is the *centring term*: it makes every row of
-# $dx$ sum to zero, because adding a constant to all logits changes nothing.
+# $dx$ sum to zero, because adding a constant to all logits changes nothing. In the library
+# the formula is one line (`softmax_backward` checks its arguments, then runs this):
 
+# %%
+show_source(softmax_backward_kernel)
+
+# %% [markdown]
+# Checked entry by entry against central differences of `softmax` itself:
 
 # %%
 x = rng.normal(size=(4, k))
 report = check_vjp(softmax, lambda x, dy: softmax_backward(dy, softmax(x)), x, full=True)
 print(report)
+dx = softmax_backward(rng.normal(size=x.shape), softmax(x))
+
+# %%
 claims.check(
     f"softmax_backward agrees with central differences in every one of {report.n_entries} Jacobian "
     f"entries (max relative error {report.max_rel_error:.1e})",
     report.ok,
 )
-dx = softmax_backward(rng.normal(size=x.shape), softmax(x))
 claims.check(f"logit-gradient rows sum to zero (largest |row sum| {np.abs(dx.sum(-1)).max():.1e})",
              np.abs(dx.sum(-1)).max() < 1e-14)
 
@@ -67,18 +79,26 @@ claims.check(f"logit-gradient rows sum to zero (largest |row sum| {np.abs(dx.sum
 #
 # ILS uses $\mathrm{KL}(\pi_D\,\|\,\pi)$ with the target $\pi_D$ fixed, so it needs the
 # second one; chained through the softmax it becomes $\pi\sum_k\pi_{D,k} - \pi_D$, which is
-# $\pi - \pi_D$ when $\pi_D$ sums to one.
+# $\pi - \pi_D$ when $\pi_D$ sums to one. The two partial derivatives, as
+# `kl_divergence_backward` computes them where $p_k, q_k > 0$ (on the boundary it returns the
+# one-sided limits its docstring tabulates):
 
+# %%
+show_source(kl_divergence_backward, start="dlocal_p =", stop="dlocal_q =")
 
 # %%
 p = softmax(rng.normal(size=(3, k)))
 q = softmax(rng.normal(size=(3, k)))
 report = check_vjp(lambda q: kl_divergence(p, q), lambda q, d: kl_divergence_backward(d, p, q)[1], q, full=True)
-claims.check(f"dKL/dq agrees with central differences (max relative error {report.max_rel_error:.1e})", report.ok)
+print(report)
 theta = rng.normal(size=(3, k))
 pi = softmax(theta)
 chained = softmax_backward(kl_divergence_backward(np.ones(3), p, pi)[1], pi)
 gap = np.abs(chained - (pi - p)).max()
+print(f"max |softmax_backward(dKL/dq at q = pi) - (pi - p)| = {gap:.1e}")
+
+# %%
+claims.check(f"dKL/dq agrees with central differences (max relative error {report.max_rel_error:.1e})", report.ok)
 claims.check(f"through the softmax, dKL(p||softmax(theta))/dtheta = pi - p (max difference {gap:.1e})",
              gap < 1e-14)
 
@@ -104,10 +124,13 @@ report = check_vjp(softmax, lambda x, dy: softmax(x) * dy, x)
 print(report)
 y = softmax(x)
 worst = report.worst[0]
+top = np.unravel_index(np.argmax(y), y.shape)  # the largest probability
+print(f"largest probability y = {y[top]:.4f} at {tuple(int(t) for t in top)}: y^2 = {y[top] ** 2:.6f}")
+
+# %%
 (row, i), (row_in, j) = worst.output_index, worst.input_index
 claims.check(f"the broken backward fails: verdict {report.verdict!r}, {report.n_failed} entries wrong",
              report.verdict == "fail")
-top = np.unravel_index(np.argmax(y), y.shape)
 claims.check(
     f"its worst entry {worst.output_index} x {worst.input_index} is the diagonal entry of the largest "
     f"probability (y = {y[top]:.3f}), with error {worst.abs_error:.6f} = y^2 = {y[top] ** 2:.6f}",

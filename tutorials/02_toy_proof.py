@@ -31,13 +31,16 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from _tutorial import QUICK, Claims, show_figure  # noqa: E402
 
 from ils_ref import kl_divergence, softmax  # noqa: E402
 from ils_ref.experiments.toy1 import toy_metric  # noqa: E402
 from ils_ref.models.problems import exact_gradient, exact_objective, make_toy1, outcome_values  # noqa: E402
+from ils_ref.tutorial import Claims, show_figure, show_source, sizes  # noqa: E402
 
 claims = Claims()
+
+# %%
+size = sizes(pairs=(200, 2000), steps=(6000, 50000))  # random pairs in section 1, exact gradient steps in section 2
 
 
 # %% [markdown]
@@ -49,7 +52,7 @@ claims = Claims()
 
 # %%
 rng = np.random.default_rng(0)
-pairs = 200 if QUICK else 2000
+pairs = size.pairs
 left, right, plain = [], [], []
 for _ in range(pairs):
     target = softmax(rng.normal(size=(1, 5)) * 1.5)
@@ -63,6 +66,8 @@ print(f"{pairs} random (target, model) pairs, K = 5")
 print(f"  smoothed KL(pi || pi_hat):     median {np.median(left):.4f}")
 print(f"  E_z smoothed KL(pi || z):      median {np.median(right):.4f}")
 print(f"  ratio right / left:            median {np.median(right / left):.0f}, min {np.min(right / left):.0f}")
+
+# %%
 claims.check(f"the smoothed bound holds for all {pairs} pairs (smallest gap {np.min(right - left):.3g})",
              np.all(right >= left))
 claims.check(f"the smoothing changes the left side by at most {np.max(np.abs(left - plain)):.1e} "
@@ -79,11 +84,19 @@ claims.check(f"the bound is loose: the right side is at least {np.min(right / le
 # **linear** in $\hat\pi$, so over the simplex it is minimised at a vertex — the one-hot
 # $\hat\pi = e_{k^*}$ with $k^* = \arg\min_k F_k$. With $\varepsilon = 10^{-8}$,
 # $F_k \approx -\log\varepsilon\,(1 - \pi_k)/K$, so $k^*$ is the target's most likely
-# category. Exact gradient descent on the surrogate (what an unbiased estimator would
-# follow on average) therefore walks *away* from the target.
+# category. In the library the expectation is exactly that sum, $\hat\pi$ times the outcome
+# values, so its exactness is plain to see:
 
 # %%
-steps = 6000 if QUICK else 50000
+show_source(exact_objective)
+show_source(outcome_values)
+
+# %% [markdown]
+# Exact gradient descent on the surrogate (what an unbiased estimator would follow on average)
+# therefore walks *away* from the target.
+
+# %%
+steps = size.steps
 rng = np.random.default_rng(1)
 target = rng.random((5, 5))
 target /= target.sum(axis=-1, keepdims=True)
@@ -91,8 +104,7 @@ logits = rng.random((5, 5))
 problem = make_toy1(target, logits)
 outcomes = outcome_values(problem)  # F[r, k] = loss of row r when z = e_k
 k_star = np.argmin(outcomes, axis=-1)
-claims.check(f"argmin_k F_k is the target's most likely category in every row ({k_star.tolist()})",
-             np.array_equal(k_star, np.argmax(target, axis=-1)))
+print(f"argmin_k F_k per row: {k_star.tolist()}; the target's most likely category: {np.argmax(target, axis=-1).tolist()}")
 theta, metric, surrogate = logits.copy(), [], []
 for _ in range(steps):
     metric.append(float(toy_metric(softmax(theta), target)))
@@ -101,15 +113,8 @@ for _ in range(steps):
 pi_end = softmax(theta)
 print("row 0: target   ", np.round(target[0], 3))
 print("row 0: model at the end of exact gradient descent", np.round(pi_end[0], 3))
-best = int(np.argmin(metric))
-claims.check(f"the surrogate falls monotonically over {steps} exact steps ({surrogate[0]:.4f} -> {surrogate[-1]:.4f})",
-             np.all(np.diff(surrogate) <= 1e-15))
-claims.check(f"the true metric first falls (to {metric[best]:.4f} at step {best}) then rises (to {metric[-1]:.4f})",
-             0 < best < steps - 1 and metric[-1] > metric[best])
-claims.check(f"the model concentrates on k*: mean probability of k* rises from "
-             f"{softmax(logits)[np.arange(5), k_star].mean():.3f} to {pi_end[np.arange(5), k_star].mean():.3f}",
-             pi_end[np.arange(5), k_star].mean() > softmax(logits)[np.arange(5), k_star].mean())
 
+# %%
 fig, ax = plt.subplots(figsize=(7, 4.2), constrained_layout=True)
 ax.plot(metric, label="true metric: smoothed KL(target || model)")
 ax.plot(np.array(surrogate) / 100, label="surrogate E_z loss(z), divided by 100")
@@ -120,6 +125,18 @@ ax.grid(True, which="both", alpha=0.3)
 ax.legend()
 ax.set_title("Minimising the post's surrogate exactly moves away from the target")
 show_figure(fig, "02_surrogate_minimiser.png")
+
+# %%
+best = int(np.argmin(metric))
+claims.check(f"argmin_k F_k is the target's most likely category in every row ({k_star.tolist()})",
+             np.array_equal(k_star, np.argmax(target, axis=-1)))
+claims.check(f"the surrogate falls monotonically over {steps} exact steps ({surrogate[0]:.4f} -> {surrogate[-1]:.4f})",
+             np.all(np.diff(surrogate) <= 1e-15))
+claims.check(f"the true metric first falls (to {metric[best]:.4f} at step {best}) then rises (to {metric[-1]:.4f})",
+             0 < best < steps - 1 and metric[-1] > metric[best])
+claims.check(f"the model concentrates on k*: mean probability of k* rises from "
+             f"{softmax(logits)[np.arange(5), k_star].mean():.3f} to {pi_end[np.arange(5), k_star].mean():.3f}",
+             pi_end[np.arange(5), k_star].mean() > softmax(logits)[np.arange(5), k_star].mean())
 
 
 # %% [markdown]

@@ -17,21 +17,35 @@
 #    $\Delta_j = g_j - g_k$;
 # 2. $\pi_D = h(z - \alpha\Delta)$ — one SGD step on the sample, normalised;
 # 3. return $\partial \mathrm{KL}(\pi_D\,\|\,\pi)/\partial\theta = \pi - \pi_D$.
-#
-# `ils_ref.ils_step` returns every intermediate quantity, so we can watch each step.
 
 # %%
 import numpy as np
-from _tutorial import Claims
 
 from ils_ref import ils_backward, ils_cache, ils_step, softmax_backward
+from ils_ref.estimators.ils import ils_kernel
 from ils_ref.models.problems import toy1
-
-
-def show(name, value):
-    print(f"  {name:<10} {np.array2string(np.asarray(value), precision=4, suppress_small=True)}")
+from ils_ref.tutorial import Claims, show_source
 
 claims = Claims()
+
+# %% [markdown]
+# ## The three steps in the library
+#
+# `ils_kernel` is Algorithm 1 with these $h$ and KL, each step commented with its number, in
+# the symbols above: `k` is the drawn category, `w` is $z - \alpha\Delta$, and `stepped` is
+# `w` after the policy for negative entries (read below). It is printed from the installed
+# source, so what you read is what runs:
+
+# %%
+show_source(ils_kernel)
+
+# %% [markdown]
+# `ils_ref.ils_step` runs this kernel on checked arguments and returns every intermediate
+# quantity, so we can watch each step; `ils_ref.ils_backward` returns only the last, `dθ`.
+
+# %%
+def show(name, value):
+    print(f"  {name:<10} {np.array2string(np.asarray(value), precision=4, suppress_small=True)}")
 
 
 # %% [markdown]
@@ -52,6 +66,20 @@ for policy in ("clip", "signed"):
     for name in ("dz", "delta", "w", "pi_d", "dlogits"):
         show(name, getattr(step, name))
     results[policy] = step
+try:
+    ils_backward(g, cache, 0.1, policy="raise")
+    raised = False
+except ValueError as exc:
+    print(f"policy='raise': ValueError: {exc}")
+    raised = True
+try:
+    ils_backward(np.array([0.0, 5.0, 5.0]), ils_cache(np.zeros(3), 0), 0.2, policy="signed")
+    undefined = False
+except ValueError as exc:
+    print(f"signed with sum(z - alpha*Delta) = 1 - 10*0.2 < 0: ValueError: {exc}")
+    undefined = True
+
+# %%
 claims.check(f"Delta = g - g_k = {results['clip'].delta.tolist()}", np.allclose(results["clip"].delta, [0, 1, -2]))
 claims.check("clip: pi_D = (1, 0, 0.2)/1.2 is a distribution",
              np.allclose(results["clip"].pi_d, np.array([1, 0, 0.2]) / 1.2) and (results["clip"].pi_d >= 0).all())
@@ -59,19 +87,7 @@ claims.check(f"signed: pi_D has a negative entry ({results['signed'].pi_d[1]:.4f
              results["signed"].pi_d[1] < 0 and np.isclose(results["signed"].pi_d.sum(), 1))
 for policy, step in results.items():
     claims.check(f"{policy}: dlogits = pi - pi_D", np.allclose(step.dlogits, cache.probs - step.pi_d, atol=1e-15))
-try:
-    ils_backward(g, cache, 0.1, policy="raise")
-    raised = False
-except ValueError as exc:
-    print(f"policy='raise': ValueError: {exc}")
-    raised = True
 claims.check("policy='raise' refuses the step instead of returning a non-distribution", raised)
-try:
-    ils_backward(np.array([0.0, 5.0, 5.0]), ils_cache(np.zeros(3), 0), 0.2, policy="signed")
-    undefined = False
-except ValueError as exc:
-    print(f"signed with sum(z - alpha*Delta) = 1 - 10*0.2 < 0: ValueError: {exc}")
-    undefined = True
 claims.check("where sum(z - alpha*Delta) <= 0 the signed policy raises instead of returning inf or NaN", undefined)
 
 
@@ -93,6 +109,9 @@ default = ils_backward(g, cache, 0.01, policy="signed")
 gap = np.abs(softmax_backward(proto, cache.probs) - default).max()
 show("prototype", proto[0])
 show("default", default[0])
+print(f"max |softmax_backward(prototype) - default| = {gap:.1e}; prototype row sums {np.round(proto.sum(-1), 3).tolist()}")
+
+# %%
 claims.check(f"softmax_backward(prototype) equals the default (max difference {gap:.1e})", gap < 1e-14)
 claims.check(f"the prototype's rows do not sum to zero (row sums {np.round(proto.sum(-1), 3).tolist()}): "
              f"it is not a logit gradient of anything", np.all(np.abs(proto.sum(-1)) > 0.5))
@@ -123,6 +142,8 @@ for alpha in (0.1, 0.01, 0.001):
     pi_d = ils_step(g, cache, alpha).pi_d
     gaps[alpha] = np.abs(pi_d - removed).max()
     show(f"a={alpha:g}", pi_d[0])
+
+# %%
 claims.check("pi_D is the target with the drawn category removed, to within "
              + ", ".join(f"{v:.1e} (alpha={a:g})" for a, v in gaps.items()),
              max(gaps.values()) < 2e-3)

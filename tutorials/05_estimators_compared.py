@@ -24,12 +24,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from _tutorial import QUICK, Claims, show_figure  # noqa: E402
 
-from ils_ref.experiments.compare import compare, format_table  # noqa: E402
+from ils_ref.checking.statcheck import cosine, verdict  # noqa: E402
 from ils_ref.estimators.interface import ils_expected_gradient  # noqa: E402
+from ils_ref.experiments.compare import compare, format_table  # noqa: E402
 from ils_ref.models.problems import exact_gradient, make_problem  # noqa: E402
-from ils_ref.checking.statcheck import cosine  # noqa: E402
+from ils_ref.tutorial import Claims, show_figure, show_source, sizes  # noqa: E402
 
 PROBLEMS = ("toy1", "bernoulli-quadratic", "linear")
 FAMILY_COLORS = {"ils": "tab:blue", "ils-prototype": "tab:cyan", "bernoulli-ils": "tab:purple", "gumbel": "tab:orange",
@@ -57,8 +57,13 @@ def short(label):
     return label.replace(", prototype=True, policy=signed", "").rstrip(")")
 
 
+claims = Claims()
+
 # %%
-samples = 20_000 if QUICK else 100_000
+size = sizes(samples=(20_000, 100_000))  # estimates per setting and problem
+
+# %%
+samples = size.samples
 results = {}
 for name in PROBLEMS:
     problem = make_problem(name)
@@ -66,8 +71,6 @@ for name in PROBLEMS:
     print(format_table(problem, rows, samples, 0))
     print()
     results[name] = (problem, rows)
-
-claims = Claims()
 
 
 # %% [markdown]
@@ -140,6 +143,14 @@ show_figure(fig, "05_estimators_compared.png")
 #   is within 3 standard errors of zero, so its direction is noise).
 # * The **prototype** variant is not a logit gradient at all (its rows do not sum to zero),
 #   and its cosine to the exact gradient is near zero on the Bernoulli quadratic.
+#
+# The verdict column is decided in one function of the statistical check: "biased" when some
+# component's $z$-score passes the Bonferroni threshold, "consistent with unbiased" only when
+# the draws were also enough to detect a bias of `resolution` times the largest exact
+# component, else "inconclusive".
+
+# %%
+show_source(verdict)
 
 # %%
 print("ILS, exact expectation over the draws (no sampling):")
@@ -152,20 +163,23 @@ for name in PROBLEMS:
         cos[name, alpha] = cosine(mean, exact)
         ratio = np.linalg.norm(mean) / np.linalg.norm(exact)
         print(f"  {name:<20} alpha={alpha:<6g} cosine to exact {cos[name, alpha]:+.4f}   |E ils| / |exact| = {ratio:.4f}")
-claims.check("on toy 1 and the linear losses the exact ILS expectation is not parallel to the exact gradient "
-             f"(cosines between {min(v for (n, a), v in cos.items() if n != 'bernoulli-quadratic'):.3f} and "
-             f"{max(v for (n, a), v in cos.items() if n != 'bernoulli-quadratic'):.3f})",
-             all(v < 0.99 for (n, a), v in cos.items() if n != "bernoulli-quadratic"))
 problem = make_problem("bernoulli-quadratic")
 exact = exact_gradient(problem)
 small = ils_expected_gradient(problem, 0.001)
-claims.check(f"on the Bernoulli quadratic at p = 1/2, E[ILS] at alpha = 0.001 is "
-             f"{np.linalg.norm(small) / np.linalg.norm(exact) / 0.001:.2f} * alpha times the exact gradient, pointing the right way",
-             cos["bernoulli-quadratic", 0.001] > 0.999 and abs(np.linalg.norm(small) / np.linalg.norm(exact) / 0.001 - 4) < 0.2)
 
 
 def row(problem, label):
     return next(r for r in results[problem][1] if r["label"] == label)
+
+
+# %%
+claims.check("on toy 1 and the linear losses the exact ILS expectation is not parallel to the exact gradient "
+             f"(cosines between {min(v for (n, a), v in cos.items() if n != 'bernoulli-quadratic'):.3f} and "
+             f"{max(v for (n, a), v in cos.items() if n != 'bernoulli-quadratic'):.3f})",
+             all(v < 0.99 for (n, a), v in cos.items() if n != "bernoulli-quadratic"))
+claims.check(f"on the Bernoulli quadratic at p = 1/2, E[ILS] at alpha = 0.001 is "
+             f"{np.linalg.norm(small) / np.linalg.norm(exact) / 0.001:.2f} * alpha times the exact gradient, pointing the right way",
+             cos["bernoulli-quadratic", 0.001] > 0.999 and abs(np.linalg.norm(small) / np.linalg.norm(exact) / 0.001 - 4) < 0.2)
 
 for name in ("bernoulli-quadratic", "linear"):
     for label in ("reinforce", "reinforce-loo(group=4)"):

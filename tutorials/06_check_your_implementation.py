@@ -26,9 +26,9 @@
 
 # %%
 import numpy as np
-from _tutorial import Claims
 
 from ils_ref.checking.conformance import check, load_vectors
+from ils_ref.tutorial import Claims
 
 claims = Claims()
 
@@ -87,11 +87,14 @@ for fn in (correct, prototype_mixup, ignores_alpha):
     print(report)
     verdicts[fn.__name__] = report
 n = len(verdicts["correct"].results)
+passed = {r.id for r in verdicts["ignores_alpha"].results if r.ok}
+at_01 = {c["id"] for c in load_vectors()["cases"] if c["op"] == "ils_backward" and c["inputs"]["alpha"] == 0.1}
+print(f"ignores_alpha passes {len(passed)} cases; {len(at_01)} cases have alpha = 0.1")
+
+# %%
 claims.check(f"the correct implementation passes all {n} cases", verdicts["correct"].ok)
 claims.check(f"the probabilities/logits mix-up fails {verdicts['prototype_mixup'].n_failed} of {n} cases",
              verdicts["prototype_mixup"].n_failed == n)
-passed = {r.id for r in verdicts["ignores_alpha"].results if r.ok}
-at_01 = {c["id"] for c in load_vectors()["cases"] if c["op"] == "ils_backward" and c["inputs"]["alpha"] == 0.1}
 claims.check(f"ignoring alpha fails {n - len(passed)} cases and passes exactly the {len(at_01)} with alpha = 0.1",
              passed == at_01)
 
@@ -115,6 +118,8 @@ report = check(unclipped, op="ils_backward")
 failed = {r.id for r in report.results if not r.ok}
 noted = {r.id for r in report.results if "clipped at 0" in r.note}
 print(f"unclipped: {len(failed)} cases fail; {len(noted)} cases are noted as depending on the clip policy")
+
+# %%
 claims.check("the unclipped implementation fails exactly the cases noted as clip-dependent", failed == noted)
 
 

@@ -23,7 +23,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from _tutorial import QUICK, Claims, show_figure  # noqa: E402
 
 from ils_ref import softmax  # noqa: E402
 from ils_ref.models.problems import (  # noqa: E402
@@ -37,8 +36,16 @@ from ils_ref.models.problems import (  # noqa: E402
 )
 from ils_ref.estimators.interface import ils_expected_gradient, reinforce_loo  # noqa: E402
 from ils_ref.experiments.fixedpoint import expected_gradient, fixed_points  # noqa: E402
+from ils_ref.tutorial import Claims, show_figure, show_source, sizes  # noqa: E402
 
 claims = Claims()
+
+# %%
+size = sizes(
+    steps=(2000, 20_000),  # section 3: SGD steps along each expectation
+    closed_form_tolerance=(1e-3, 1e-4),  # section 3: |p_end - p*| for alpha = 0.01, the slowest (1e-4 for the others)
+    linear_steps=(2000, 20_000), toy_steps=(4000, 20_000),  # section 4: fixed_points' step budgets
+)
 
 # %% [markdown]
 # ## 1. ILS to first order in $\alpha$
@@ -72,14 +79,18 @@ def first_order(problem, logits):
     return total
 
 
+first_order_gaps = {}  # by problem: max |E[dθ]/α - first order| at α = 1e-2, 1e-3, 1e-4
 for problem, logits in ((bernoulli_quadratic(0.45), np.array([0.0, -1.0])), (linear(rows=3, categories=4), None)):
     logits = problem.logits if logits is None else logits
-    gaps = []
+    gaps = first_order_gaps[problem.name] = []
     for alpha in (1e-2, 1e-3, 1e-4):
         ils = ils_expected_gradient(problem, alpha, logits, policy="signed")
         gaps.append(np.abs(ils / alpha - first_order(problem, logits)).max())
         print(f"  {problem.name:<20} alpha={alpha:g}: max |E[dtheta]/alpha - first order| = {gaps[-1]:.3e}")
-    claims.check(f"{problem.name}: the first-order formula's error shrinks like alpha (x{gaps[0] / gaps[1]:.1f} and "
+
+# %%
+for name, gaps in first_order_gaps.items():
+    claims.check(f"{name}: the first-order formula's error shrinks like alpha (x{gaps[0] / gaps[1]:.1f} and "
                  f"x{gaps[1] / gaps[2]:.1f} per factor 10 of alpha, i.e. an O(alpha^2) gradient error)",
                  all(8 < gaps[i] / gaps[i + 1] < 12 for i in range(2)))
 
@@ -106,16 +117,19 @@ ils = ils_expected_gradient(problem, alpha, theta)[1]
 exact = exact_gradient(problem, theta)[1]
 print(f"  at p = {p}: ILS E[dtheta_1] = {ils:+.5f} (first order 2 alpha (p - t) = {2 * alpha * (p - t):+.5f}); "
       f"exact {exact:+.5f}")
+ratios = {}
+for q in (0.2, 0.5, 0.8):
+    th = np.array([0.0, np.log(q / (1 - q))])
+    ratios[q] = ils_expected_gradient(problem, alpha, th)[1] / exact_gradient(problem, th)[1]
+    print(f"  p = {q}: E[ILS] / exact gradient = {ratios[q]:+.4f}   (4 alpha = {4 * alpha:g})")
+
+# %%
 claims.check(f"at p = {p}, t = {t}, alpha = {alpha}: ILS's exact expectation {ils:+.4f} and the exact gradient "
              f"{exact:+.4f} have opposite signs (ILS pushes p up, towards t; the objective wants it down)",
              ils * exact < 0 and abs(ils - 2 * alpha * (p - t)) < 0.02 * abs(ils))
-for q in (0.2, 0.5, 0.8):
-    th = np.array([0.0, np.log(q / (1 - q))])
-    ratio = ils_expected_gradient(problem, alpha, th)[1] / exact_gradient(problem, th)[1]
-    print(f"  p = {q}: E[ILS] / exact gradient = {ratio:+.4f}   (4 alpha = {4 * alpha:g})")
-    if q == 0.5:
-        claims.check(f"the ratio is about 4 alpha only at p = 1/2 ({ratio:.4f} against {4 * alpha:g})",
-                     abs(ratio / (4 * alpha) - 1) < 0.05)
+ratio = ratios[0.5]
+claims.check(f"the ratio is about 4 alpha only at p = 1/2 ({ratio:.4f} against {4 * alpha:g})",
+             abs(ratio / (4 * alpha) - 1) < 0.05)
 
 # %% [markdown]
 # ## 3. Following each expectation to its end
@@ -125,10 +139,14 @@ for q in (0.2, 0.5, 0.8):
 # REINFORCE with a leave-one-out baseline (4 draws per step) is sampled instead: it is
 # unbiased, so its mean path is the exact gradient's. By hand, ILS's fixed point is
 # $p^* = c / (a/(1+a) + c)$ with $a = 2\alpha(1-t)$ and $c = 2\alpha t/(1 + 2\alpha t)$
-# (`tests/experiments/test_fixedpoint.py` derives it).
+# (`tests/experiments/test_fixedpoint.py` derives it). Every expectation is exact; for
+# straight-through it is the mean of the vertex gradients, taken through the softmax:
 
 # %%
-steps = 2000 if QUICK else 20_000
+show_source(expected_gradient, start='if estimator == "straight-through"', stop="return straight_through")
+
+# %%
+steps = size.steps
 paths = {}
 for name, a in (("ils", 0.01), ("ils", 0.1), ("ils", 1.0), ("straight-through", 0.0), ("exact", 0.0)):
     grad = expected_gradient(problem, name, a)
@@ -157,13 +175,14 @@ ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 ax.grid(True, which="both", alpha=0.25)
 show_figure(fig, "08_bernoulli_fixed_points.png")
 
+# %%
 for a in (0.01, 0.1, 1.0):
     ca, cc = 2 * a * (1 - t), 2 * a * t / (1 + 2 * a * t)
     claims.check(f"ILS alpha={a:g} ends at p = {paths[f'ILS alpha={a:g}'][-1]:.4f}, the closed form "
                  f"{cc / (ca / (1 + ca) + cc):.4f}: near t, not at the minimiser p = 0 "
                  f"(E f = {exact_objective(problem, np.zeros(2) + [0, -50]):.4f} there against "
                  f"{exact_objective(problem, np.array([0.0, np.log(t / (1 - t))])):.4f} at p = t)",
-                 abs(paths[f"ILS alpha={a:g}"][-1] - cc / (ca / (1 + ca) + cc)) < (1e-3 if QUICK and a == 0.01 else 1e-4))
+                 abs(paths[f"ILS alpha={a:g}"][-1] - cc / (ca / (1 + ca) + cc)) < (size.closed_form_tolerance if a == 0.01 else 1e-4))
 claims.check(f"straight-through ends at p = {paths['straight-through'][-1]:.4f} = t",
              abs(paths["straight-through"][-1] - t) < 1e-6)
 claims.check(f"the exact gradient and REINFORCE-LOO head for p = 0 (p = {paths['exact gradient of E f'][-1]:.4f} and "
@@ -189,19 +208,21 @@ claims.check(f"the exact gradient and REINFORCE-LOO head for p = 0 (p = {paths['
 # success on the post's metric.
 
 # %%
-lin = fixed_points(linear(rows=2, categories=3), 0.1, max_steps=2000 if QUICK else 20_000)
+lin = fixed_points(linear(rows=2, categories=3), 0.1, max_steps=size.linear_steps)
 rows = {r["name"]: np.array(r["p"]) for r in lin["estimators"]}
 best = np.array(lin["minimiser"]["p"])
 gap_linear = np.abs(rows["ils"] - best).max()
 print(f"  linear loss: ILS ends {gap_linear:.4f} from the minimising vertex; exact {np.abs(rows['exact'] - best).max():.4f}")
-claims.check(f"a linear loss: ILS heads to the same vertex as the exact gradient (max |p - vertex| = {gap_linear:.3f})",
-             gap_linear < 0.05 and np.array_equal(rows["ils"].argmax(-1), best.argmax(-1)))
 toy = toy1()
-fp = fixed_points(toy, 0.1, lr=0.05, max_steps=4000 if QUICK else 20_000, estimators=("ils",))
+fp = fixed_points(toy, 0.1, lr=0.05, max_steps=size.toy_steps, estimators=("ils",))
 ils_p = np.array(fp["estimators"][0]["p"])
 mode = np.array(fp["minimiser"]["p"])
 print(f"  toy 1: ILS ends {np.abs(ils_p - toy.target).max():.3f} from the target, "
       f"{np.abs(ils_p - mode).max():.3f} from the minimiser of E f (one-hot on each row's mode)")
+
+# %%
+claims.check(f"a linear loss: ILS heads to the same vertex as the exact gradient (max |p - vertex| = {gap_linear:.3f})",
+             gap_linear < 0.05 and np.array_equal(rows["ils"].argmax(-1), best.argmax(-1)))
 claims.check(f"toy 1: ILS ends near the target (max |p - pi_true| = {np.abs(ils_p - toy.target).max():.3f}), "
              f"the relaxed minimiser, and far from the minimiser of the post's objective "
              f"({np.abs(ils_p - mode).max():.3f})",
@@ -221,6 +242,8 @@ scaled = make_linear(10.0 * base.c, base.logits)
 a = ils_expected_gradient(scaled, 0.01, base.logits)
 b = ils_expected_gradient(base, 0.1, base.logits)
 print(f"  ILS at (10 f, alpha = 0.01) vs (f, alpha = 0.1): max difference {np.abs(a - b).max():.1e}")
+
+# %%
 claims.check(f"ILS's expectation for 10 f at alpha = 0.01 equals that for f at alpha = 0.1 "
              f"(max difference {np.abs(a - b).max():.1e})", np.allclose(a, b, rtol=1e-12, atol=1e-15))
 

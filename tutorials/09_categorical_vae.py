@@ -26,7 +26,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from _tutorial import OUT, QUICK, Claims, show_figure, show_file  # noqa: E402
 
 from ils_ref import check_vjp, ils_backward, ils_cache, one_hot  # noqa: E402
 from ils_ref.checking.statcheck import cosine  # noqa: E402
@@ -34,9 +33,25 @@ from ils_ref.estimators.interface import exact, gumbel, ils, reinforce_loo, rein
 from ils_ref.experiments import vae as V  # noqa: E402
 from ils_ref.experiments.vae_figures import write_figures  # noqa: E402
 from ils_ref.models.glyphs import glyphs, train_test  # noqa: E402
-from ils_ref.models.vae import CategoricalVAE, LatentProblem, exact_negative_elbo  # noqa: E402
+from ils_ref.models.vae import CategoricalVAE, LatentProblem, exact_negative_elbo, reconstruction_gradient  # noqa: E402
+from ils_ref.tutorial import Claims, out_folder, show_figure, show_file, show_source, sizes  # noqa: E402
 
 claims = Claims()
+
+# %%
+QUICK_PROBED = (ils(0.01).label, ils(0.001).label, gumbel(0.5).label, gumbel(1.0).label, gumbel(1.0, hard=True).label)
+size = sizes(
+    # section 3: models and draws for the gradient statistics, and which estimators (quick: those the claims name)
+    probe=(V.Settings(seeds=2, draws=256, eval_batch=16), V.Settings(seeds=3, draws=512, eval_batch=16)),
+    probed=([e for e in V.vae_estimators() if e.name in ("exact", "reinforce-loo", "reinmax") or e.label in QUICK_PROBED],
+            V.vae_estimators()),
+    # section 4: training (full: `ils-ref vae`'s defaults, every estimator)
+    training=(V.Settings(steps=200, seeds=2, batch=32, evaluations=2, checkpoints=(0.0, 1.0), draws=64,
+                         eval_batch=8, n_train_eval=200), V.DEFAULT),
+    trained=([exact(), ils(0.1), reinforce_loo(4)], V.vae_estimators()),
+)
+print(f"section 3: {len(size.probed)} estimators, {size.probe.seeds} models x {size.probe.draws} draws; "
+      f"section 4: {len(size.trained)} estimators, {size.training.steps} steps x {size.training.seeds} seeds")
 
 # %% [markdown]
 # ## 1. The data: glyphs drawn on this machine
@@ -59,6 +74,8 @@ for ax, image in zip(axes.flat, x_train):
     ax.axis("off")
 fig.suptitle("The first 36 training glyphs")
 show_figure(fig, "09_glyphs.png")
+
+# %%
 claims.check("the data are deterministic: rendering 100 glyphs twice gives the same bytes",
              glyphs(100, seed=0)[0].tobytes() == glyphs(100, seed=0)[0].tobytes())
 
@@ -83,7 +100,13 @@ claims.check("the data are deterministic: rendering 100 glyphs twice gives the s
 # The estimators replace the first of these by draws; everything else (the KL term, and the
 # decoder at the points each estimator evaluates it) is exact. The gradient of every
 # parameter is checked here against finite differences (the tests also check the ELBO
-# against a brute-force sum).
+# against a brute-force sum). Both formulas are a few lines of `reconstruction_gradient`:
+# `drec` is $\partial R/\partial\theta$ (`conditional` is $\pi_{lk}\,\mathbb{E}_q[F \mid c_l = k]$)
+# and `dout` is $\partial R/\partial o$ summed over the batch, with `weight` $= q(c\mid x)$
+# times each image's weight in the batch mean:
+
+# %%
+show_source(reconstruction_gradient)
 
 # %%
 model = CategoricalVAE()
@@ -106,6 +129,8 @@ report = check_vjp(elbo_of, elbo_vjp, tuple(params[k] for k in keys))
 print(f"-ELBO of the initial model on 32 images: {loss[0]:.3f} nats per image "
       f"({sum(v.size for v in params.values())} parameters)")
 print(report)
+
+# %%
 claims.check(f"the exact ELBO gradient of all {sum(v.size for v in params.values())} parameters agrees with "
              f"finite differences (check_vjp: {report.verdict})", report.verdict == "pass")
 
@@ -123,14 +148,10 @@ claims.check(f"the exact ELBO gradient of all {sum(v.size for v in params.values
 #   which charges REINFORCE-LOO its $m$ draws.
 
 # %%
-probe = V.Settings(seeds=2, draws=256, eval_batch=16) if QUICK else V.Settings(seeds=3, draws=512, eval_batch=16)
+probe = size.probe
 probe_models = {0: model.init(np.arange(probe.seeds))}
 rows = []
-probed = V.vae_estimators()
-if QUICK:  # the settings the claims below name
-    probed = [e for e in probed if e.name in ("exact", "reinforce-loo", "reinmax") or e.label in
-              (ils(0.01).label, ils(0.001).label, gumbel(0.5).label, gumbel(1.0).label, gumbel(1.0, hard=True).label)]
-for i, est in enumerate(probed):
+for i, est in enumerate(size.probed):
     stats = V.gradient_statistics(est, probe, probe_models, x_train[:16], index=i)
     rows.append((est, {k: float(v[0].mean()) for k, v in stats.items()}))
 print(f"{'estimator':42s} {'draws':>5s} {'bias':>9s} {'floor':>7s} {'rel var':>9s} {'SNR/draw':>9s}")
@@ -138,6 +159,8 @@ for est, s in rows:
     print(f"{est.label:42s} {V.draws_per_step(est, model):5d} {s['bias']:9.3g} {s['bias_floor']:7.3f} "
           f"{s['variance']:9.3g} {s['snr_per_draw']:9.3g}")
 stat = {est.label: s for est, s in rows}
+
+# %%
 loo = stat[reinforce_loo(4).label]
 claims.check(f"REINFORCE-LOO(4)'s bias is within its noise floor (bias {loo['bias']:.3f}, floor "
              f"{loo['bias_floor']:.3f}): consistent with unbiased", loo["bias"] < 2 * loo["bias_floor"])
@@ -184,6 +207,8 @@ for alpha, e in expected.items():
 ratio = norm(expected[0.01]) / norm(expected[0.001])
 exact_bias = norm(expected[0.01] - g) / norm(g)
 mc = stat[ils(0.01).label]
+
+# %%
 claims.check(f"ILS's mean shrinks with alpha: |E g(0.01)| / |E g(0.001)| = {ratio:.2f} (first order: 10)",
              7 < ratio < 13)
 claims.check("at these models ILS's mean points along g (cosines " + ", ".join(f"{c:.3f}" for c in cosines.values())
@@ -204,23 +229,17 @@ claims.check(f"so its relative bias is about 1 at small alpha: {exact_bias:.3f} 
 # settings, several minutes); quick mode trains 3 settings for 200 steps.
 
 # %%
-if QUICK:
-    settings = V.Settings(steps=200, seeds=2, batch=32, evaluations=2, checkpoints=(0.0, 1.0), draws=64,
-                          eval_batch=8, n_train_eval=200)
-    estimators = [exact(), ils(0.1), reinforce_loo(4)]
-else:
-    settings, estimators = V.DEFAULT, V.vae_estimators()
-result = V.run(settings, estimators, progress=print)
+result = V.run(size.training, size.trained, progress=print)
 print(V.summary_table(result))
-for path in write_figures(result, OUT):
+for path in write_figures(result, out_folder()):
     show_file(path)
-
-# %%
 by_name = {r["name"]: r for r in result["estimators"]}
 exact_row = by_name["exact"]
 ils_rows = [r for r in result["estimators"] if r["estimator"] == "ils"]
 loo_row = by_name[reinforce_loo(4).label]
 ok, message = V.harness_check(result)
+
+# %%
 claims.check(f"the harness check: the exact gradient reaches the best test ELBO within its interval ({message})", ok)
 claims.check("every ILS setting ends below REINFORCE-LOO(4) and the exact gradient on the test ELBO ("
              + ", ".join(f"{r['name']} {r['final_test_elbo']:.2f}" for r in ils_rows)

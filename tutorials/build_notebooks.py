@@ -6,8 +6,11 @@
 
 The percent scripts are the source; notebooks are build artefacts (not committed).  Needs
 the ``notebooks`` extra: ``pip install '.[notebooks]'`` (jupytext, nbclient, ipykernel).
-Executed notebooks run with ``ILS_REF_QUICK=1`` under ``--quick``, and write their figures to
-``ILS_REF_OUT`` (default ``tutorials/figures``).
+A notebook needs nothing beside it but an importable ``ils_ref`` (its helper is
+``ils_ref.tutorial``), so it runs wherever it is written; ``--execute`` runs each one there,
+in the output folder, as someone who opens it will.  Executed notebooks run with
+``ILS_REF_QUICK=1`` under ``--quick``, and write their figures to ``ILS_REF_OUT`` (default:
+``figures/`` beside the notebooks).
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ TUTORIALS = sorted(HERE.glob("[0-9][0-9]_*.py"))
 
 
 def build(path: pathlib.Path, out: pathlib.Path, execute: bool, quick: bool, timeout: int = 600):
-    """Convert one tutorial to ``out/<name>.ipynb`` (executed in the tutorials folder if asked); return the notebook."""
+    """Convert one tutorial to ``out/<name>.ipynb`` (executed in ``out``, its working directory, if asked); return it."""
     import jupytext
 
     notebook = jupytext.read(path)
+    out.mkdir(parents=True, exist_ok=True)
     if execute:
         from nbclient import NotebookClient
 
@@ -34,14 +38,13 @@ def build(path: pathlib.Path, out: pathlib.Path, execute: bool, quick: bool, tim
         os.environ.update(env)
         try:
             NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                           resources={"metadata": {"path": str(HERE)}}).execute()
+                           resources={"metadata": {"path": str(out)}}).execute()
         finally:
             for k, v in old.items():
                 if v is None:
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
-    out.mkdir(parents=True, exist_ok=True)
     jupytext.write(notebook, out / (path.stem + ".ipynb"))
     return notebook
 
