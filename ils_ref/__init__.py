@@ -15,6 +15,8 @@ The package is layered; each layer imports only the ones below it:
 * :mod:`ils_ref.experiments`  toy experiment 1, ``ils-ref reproduce``, ``ils-ref compare``,
                               ``ils-ref vae``
 * :mod:`ils_ref.cli`          the ``ils-ref`` command line
+* :mod:`ils_ref.tutorial`     what the tutorials share: quick mode, figures, checked claims,
+                              and ``show_source`` (library code printed from the installed file)
 
 beside a foundation every layer uses: :mod:`ils_ref.validation` (argument
 checks by role) and :mod:`ils_ref.formatting` (text tables, JSON), and, on the

@@ -32,16 +32,18 @@ claims = Claims()
 # ## The three steps in the library
 #
 # `ils_kernel` is Algorithm 1 with these $h$ and KL, each step commented with its number, in
-# the symbols above: `k` is the drawn category, `w` is $z - \alpha\Delta$, and `stepped` is
-# `w` after the policy for negative entries (read below). It is printed from the installed
-# source, so what you read is what runs:
+# the symbols above: `z` is the one-hot draw $e_k$, `g_k` the drawn category's entry of the
+# upstream gradient, `w` is $z - \alpha\Delta$, and `stepped` is `w` after the policy for
+# negative entries (read below). It is printed from the installed source, so what you read is
+# what runs, and it is what `ils_ref.ils_backward` runs by default:
 
 # %%
 show_source(ils_kernel)
 
 # %% [markdown]
 # `ils_ref.ils_step` runs this kernel on checked arguments and returns every intermediate
-# quantity, so we can watch each step; `ils_ref.ils_backward` returns only the last, `dθ`.
+# quantity, so we can watch each step; `ils_ref.ils_backward` runs the same kernel and returns
+# only the last, `dθ`.
 
 # %%
 def show(name, value):
