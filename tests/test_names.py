@@ -56,7 +56,7 @@ def test_every_dotted_name_resolves(name):
         pytest.fail(f"{name} (first mentioned at {MENTIONS[name]}) does not exist: {exc}")
 
 
-PATH = re.compile(r"(?<![\w/.])(?:ils_ref|tutorials|benchmarks|tests)/[\w/.-]*\w")
+PATH = re.compile(r"(?<![\w/.])(?:ils_ref|tutorials|benchmarks|tests)/[\w/.*-]*\w")
 #: Folders a command writes, not in the repository.
 BUILT = ("tutorials/notebooks", "tutorials/figures")
 
