@@ -234,8 +234,14 @@ def _first_row(mask: np.ndarray) -> tuple:
     return tuple(int(i) for i in np.argwhere(mask)[0])
 
 
-def _run(dz, cache: ILSCache, alpha, policy, loss, h, prototype_eps):
-    """The kernel for these options, its result checked: ``(Δ, z - αΔ, π_D, dθ)``."""
+def _run(dz, cache, alpha, loss, h, policy, prototype, prototype_eps):
+    """:func:`ils_backward` and :func:`ils_step`: the arguments checked, the kernel for these options,
+    its result checked.  Returns ``(Δ, z - αΔ, π_D, dθ)`` and the intermediate loss ``L_I``."""
+    cache = checked(cache=(ILSCache, cache))
+    dz, alpha = checked(dz=("upstream", dz, shape_of(cache.probs, "cache.probs (the forward output)")),
+                        alpha=("step", alpha, rows_of(cache.probs, "cache.probs")))
+    alpha = alpha if isinstance(alpha, float) else alpha[..., None]  # one α per row, against the K entries of the row
+    loss, h, prototype_eps = _options(loss, h, policy, prototype, prototype_eps)
     with np.errstate(all="ignore"):  # α·g beyond float64 gives inf/NaN: reported by finite(), never returned
         if loss is KL and h is SUM_NORMALIZATION and prototype_eps is None:
             step = ils_kernel(dz, cache, alpha, policy)
@@ -243,7 +249,7 @@ def _run(dz, cache: ILSCache, alpha, policy, loss, h, prototype_eps):
             step = generic_kernel(dz, cache, alpha, policy, loss, h, prototype_eps)
         check_step(step[1], step[2], policy, h, alpha)
     finite(step[3], "the ILS logit gradient (alpha * dz beyond float64?)")
-    return step
+    return step, loss
 
 
 def _options(loss, h, policy, prototype, prototype_eps):
@@ -331,12 +337,8 @@ def ils_backward(
     :func:`ils_step` returns the same result with ``Δ``, ``z - αΔ`` and ``π_D``
     for inspection.
     """
-    cache = checked(cache=(ILSCache, cache))
-    dz, alpha = checked(dz=("upstream", dz, shape_of(cache.probs, "cache.probs (the forward output)")),
-                        alpha=("step", alpha, rows_of(cache.probs, "cache.probs")))
-    alpha = alpha if isinstance(alpha, float) else alpha[..., None]  # one α per row, against the K entries of the row
-    loss, h, prototype_eps = _options(loss, h, policy, prototype, prototype_eps)
-    return _run(dz, cache, alpha, policy, loss, h, prototype_eps)[3]
+    (_, _, _, dlogits), _ = _run(dz, cache, alpha, loss, h, policy, prototype, prototype_eps)
+    return dlogits
 
 
 def ils_step(
@@ -357,12 +359,7 @@ def ils_step(
     ILSStep
         ``dz``, ``delta``, ``w``, ``pi_d``, ``dprobs``, ``dlogits``.
     """
-    cache = checked(cache=(ILSCache, cache))
-    dz, alpha = checked(dz=("upstream", dz, shape_of(cache.probs, "cache.probs (the forward output)")),
-                        alpha=("step", alpha, rows_of(cache.probs, "cache.probs")))
-    alpha = alpha if isinstance(alpha, float) else alpha[..., None]  # one α per row, against the K entries of the row
-    loss, h, prototype_eps = _options(loss, h, policy, prototype, prototype_eps)
-    delta, w, pi_d, dlogits = _run(dz, cache, alpha, policy, loss, h, prototype_eps)
+    (delta, w, pi_d, dlogits), loss = _run(dz, cache, alpha, loss, h, policy, prototype, prototype_eps)
     with np.errstate(divide="ignore"):  # ∂L_I/∂π is ±inf where π = 0 < π_D: documented
         dprobs = loss.backward(cache.probs, pi_d)
     return ILSStep(dz=np.array(dz, dtype=np.float64), delta=delta, w=w, pi_d=pi_d, dprobs=dprobs, dlogits=dlogits)
