@@ -16,6 +16,15 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def problem_arguments(p: argparse.ArgumentParser, seed_help: str) -> None:
+    """``--problem``, ``--target`` and ``--seed``: what :func:`commands.make_problem_or_none` reads."""
+    from ..models.problems import PROBLEMS
+
+    p.add_argument("--problem", required=True, choices=PROBLEMS, help="the test problem")
+    p.add_argument("--target", type=float, default=None, help="t of the Bernoulli quadratic (default 0.45)")
+    p.add_argument("--seed", type=int_at_least(0), default=0, help=seed_help)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="ils-ref",
@@ -46,18 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="results", help="output folder (default results/)")
     p.set_defaults(run=commands.reproduce_command)
 
-    from ..models.problems import PROBLEMS
-
     p = sub.add_parser(
         "compare",
         help="compare gradient estimators on a problem (bias, variance, cosine to the exact gradient)",
         description="Monte-Carlo statistics of every estimator setting against the exact gradient "
         "(computed by enumerating the outcomes).",
     )
-    p.add_argument("--problem", required=True, choices=PROBLEMS, help="the test problem")
-    p.add_argument("--target", type=float, default=None, help="t of the Bernoulli quadratic (default 0.45)")
+    problem_arguments(p, seed_help="seed of the problem and of the draws (default 0)")
     p.add_argument("--samples", type=int_at_least(2), default=10000, help="estimates per setting (default 10000)")
-    p.add_argument("--seed", type=int_at_least(0), default=0, help="seed of the problem and of the draws (default 0)")
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON to FILE")
     p.add_argument("--estimator", action="append", metavar="MODULE:FUNCTION", help="add an outside estimator "
                    "fn(logits, dz_of, rng, alpha=...) -> dlogits (repeatable; see ils-ref check --statistical)")
@@ -75,12 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
         "ILS (clip, signed, prototype), straight-through and the exact gradient until the probabilities stop "
         "moving, and compare where each ends with the problem's exact minimiser.",
     )
-    p.add_argument("--problem", required=True, choices=PROBLEMS, help="the test problem")
-    p.add_argument("--target", type=float, default=None, help="t of the Bernoulli quadratic (default 0.45)")
+    problem_arguments(p, seed_help="seed of the problem (default 0)")
     p.add_argument("--alpha", type=positive_float, required=True, help="ILS's step size")
     p.add_argument("--lr", type=positive_float, default=1.0, help="SGD learning rate on the logits (default 1)")
     p.add_argument("--steps", type=int_at_least(1), default=20_000, help="at most this many steps (default 20000)")
-    p.add_argument("--seed", type=int_at_least(0), default=0, help="seed of the problem (default 0)")
     p.add_argument("--json", metavar="FILE", help="also write the result as JSON to FILE")
     p.set_defaults(run=commands.fixedpoint_command)
 
