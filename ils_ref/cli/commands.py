@@ -146,17 +146,24 @@ def vae_command(args: argparse.Namespace) -> int:
 
     if not writable("vae", args.out, folder=True) or (args.json and not writable("vae", args.json)):
         return 2
-    settings = settings_for(quick=args.quick, steps=args.steps, seeds=args.seeds)
+    try:
+        settings = settings_for(quick=args.quick, steps=args.steps, seeds=args.seeds, lr_grid=args.lr)
+    except ValueError as error:  # a repeated --lr
+        print(f"ils-ref vae: error: {error}", file=sys.stderr)
+        return 2
     model = settings.model
     # per seed: the decoder over every configuration for a batch, and the parameters with their Adam state
     params = model.hidden * (model.pixels + model.width) * 2 + model.pixels + model.hidden * 2 + model.width
     per_seed = 8.0 * (model.num_configurations * max(settings.batch, settings.eval_batch) * (model.pixels + model.hidden)
                       + 16 * params)
-    if settings.seeds * per_seed > MAX_RESULT_BYTES:
-        return too_large("vae", f"--seeds {settings.seeds}", settings.seeds * per_seed)
+    models = settings.seeds * len(settings.lr_grid)
+    if models * per_seed > MAX_RESULT_BYTES:
+        return too_large("vae", f"--seeds {settings.seeds} with {len(settings.lr_grid)} learning rates", models * per_seed)
     print(f"categorical VAE: {model.latents} latents of K = {model.categories} ({model.num_configurations} "
           f"configurations, enumerated for the exact ELBO), {settings.n_train} training glyphs, {settings.steps} Adam "
-          f"steps of {settings.batch} images, {settings.seeds} seeds side by side", flush=True)
+          f"steps of {settings.batch} images, {settings.seeds} seeds x {len(settings.lr_grid)} learning rates "
+          f"({', '.join(f'{lr:g}' for lr in settings.lr_grid)}) side by side; each estimator's rate is chosen on "
+          f"{settings.n_valid} validation glyphs, its test ELBO on {settings.n_test} test glyphs", flush=True)
     start = time.perf_counter()
     result = run(settings, progress=lambda message: print("  " + message, flush=True))
     paths = write_figures(result, args.out)

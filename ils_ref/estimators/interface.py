@@ -80,6 +80,25 @@ def ils(alpha: float, **options) -> Estimator:
     return Estimator(name, {"alpha": alpha, **options}, fn)
 
 
+def ils_rescaled(alpha: float, **options) -> Estimator:
+    r"""ILS's estimate divided by ``alpha``: the estimator at its natural scale.
+
+    ILS's mean is :math:`\alpha\,\mathbb{E}[\Delta^- - z\,\Sigma\Delta^-] + O(\alpha^2)`
+    (tutorial 08): of order ``alpha``, while the gradient it stands in for is
+    of order 1.  Where the estimate is one term of a larger gradient (a VAE's
+    reconstruction term beside its exact KL term), that shortness acts as a
+    weight ``alpha`` on the term; dividing by ``alpha`` removes it.  Named
+    ``ils/alpha``; ``options`` go to :func:`ils_ref.ils_backward`.
+    """
+    alpha = checked(alpha=("positive", alpha))
+    inner = ils(alpha, **options)
+
+    def fn(logits, problem, rng, n):
+        return inner.fn(logits, problem, rng, n) / alpha
+
+    return Estimator("ils/alpha", {"alpha": alpha, **options}, fn)
+
+
 def gumbel(temperature: float, *, hard: bool = False) -> Estimator:
     """Gumbel-softmax at ``temperature``; ``hard=True`` is straight-through."""
     temperature = checked(temperature=("positive", temperature))

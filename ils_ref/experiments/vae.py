@@ -4,16 +4,22 @@ The model and its exact ELBO are :mod:`ils_ref.models.vae`; the data are
 :mod:`ils_ref.models.glyphs`.  For every estimator (:func:`vae_estimators`),
 :func:`run`
 
-1. **trains** ``S`` models side by side (one per seed, vectorised), from the
-   same initial parameters and on the same minibatches for every estimator
-   (both depend on the seed only), with Adam; the encoder's logit gradient
-   of the reconstruction term comes from the estimator, the KL term's from its
-   closed form, and the decoder is trained at the points the estimator
-   evaluated it at (:class:`ils_ref.models.vae.LatentProblem`);
-2. **evaluates** the exact train and test ELBO (every configuration
-   enumerated) at regular steps;
-3. **measures the gradient**: at checkpoints along the *exact-gradient*
-   trajectory, ``draws`` estimates of the reconstruction term's logit gradient
+1. **trains** ``S`` models per learning rate of ``lr_grid`` side by side
+   (one per seed and learning rate, vectorised), from the same initial
+   parameters and on the same minibatches for every estimator and learning
+   rate (both depend on the seed only), with Adam; the encoder's logit
+   gradient of the reconstruction term comes from the estimator, the KL
+   term's from its closed form, and the decoder is trained at the points the
+   estimator evaluated it at (:class:`ils_ref.models.vae.LatentProblem`);
+2. **evaluates** the exact train, validation and test ELBO (every
+   configuration enumerated) at regular steps;
+3. **tunes** the learning rate on held-out data: the ``n_valid`` validation
+   glyphs are rendered beside the training glyphs and never trained on; each
+   estimator's learning rate is the one whose models end with the best mean
+   validation ELBO, and every test number reported is that learning rate's
+   (the test images never take part in the choice);
+4. **measures the gradient**: at checkpoints along the *exact-gradient*
+   trajectory (at its chosen learning rate), ``draws`` estimates of the reconstruction term's logit gradient
    on a fixed batch of training images, against the exact one ``g``:
 
    * ``grad_bias`` — ``‖E ĝ - g‖ / ‖g‖``, with ``‖E ĝ - g‖²`` estimated
@@ -47,6 +53,7 @@ from ..estimators.interface import (
     gumbel,
     gumbel_rao,
     ils,
+    ils_rescaled,
     reinforce_loo,
     reinmax,
 )
@@ -65,15 +72,17 @@ from ..validation import checked
 def vae_estimators() -> list[Estimator]:
     """The settings ``ils-ref vae`` trains, the exact gradient first.
 
-    ILS at the post's three α with the chain-ruled default and at α = 0.1 as
-    the prototype computed it (``-π_D/(π + 1e-7)``; clipped, because the
+    ILS at the post's three α with the chain-ruled default, at α = 0.1 and
+    0.01 divided by α (:func:`ils_ref.estimators.interface.ils_rescaled`: its
+    mean is O(α) short while the KL term is exact) and at α = 0.1 as the
+    prototype computed it (``-π_D/(π + 1e-7)``; clipped, because the
     prototype's unguarded ``h`` raises on this loss); Gumbel-softmax soft and
     straight-through at T ∈ {0.5, 1}; REINFORCE with a leave-one-out baseline
     over 2 and 4 draws; Gumbel-Rao at T = 0.5 with 10 perturbations; ReinMax at T = 1.
     """
     return [
         exact(),
-        ils(0.1), ils(0.01), ils(0.001), ils(0.1, prototype=True),
+        ils(0.1), ils(0.01), ils(0.001), ils_rescaled(0.1), ils_rescaled(0.01), ils(0.1, prototype=True),
         gumbel(0.5), gumbel(1.0), gumbel(0.5, hard=True), gumbel(1.0, hard=True),
         reinforce_loo(2), reinforce_loo(4),
         gumbel_rao(0.5, 10), reinmax(1.0),
@@ -91,15 +100,16 @@ def draws_per_step(estimator: Estimator, model: CategoricalVAE) -> int:
 class Settings:
     """Everything a run depends on; :data:`DEFAULT` and :data:`QUICK` are the command's two sizes."""
 
-    steps: int = 2000
+    steps: int = 1500
     seeds: int = 5
     batch: int = 64
-    lr: float = 3e-3
+    lr_grid: tuple = (1e-3, 3e-3, 1e-2)  # Adam learning rates tried per estimator; the validation ELBO chooses
     evaluations: int = 16  # exact train/test ELBO at this many evenly spaced steps (and step 0)
     checkpoints: tuple = (0.0, 0.1, 0.5, 1.0)  # fractions of the run at which gradients are measured
     draws: int = 256  # estimates per checkpoint for the gradient statistics
     eval_batch: int = 32  # training images the gradient statistics use
-    n_train: int = 2000
+    n_train: int = 1500  # glyphs the models are trained on
+    n_valid: int = 500  # further glyphs, never trained on: the learning rate is chosen on them
     n_test: int = 500
     n_train_eval: int = 500  # training images the train-ELBO curve uses
     seed: int = 0  # data; seed s of the run initialises model s from [s, 0]
@@ -107,9 +117,15 @@ class Settings:
 
     def __post_init__(self):
         checked(steps=("int", self.steps, 1), seeds=("int", self.seeds, 1), batch=("int", self.batch, 1),
-                lr=("positive", self.lr), evaluations=("int", self.evaluations, 1), draws=("int", self.draws, 2),
+                evaluations=("int", self.evaluations, 1), draws=("int", self.draws, 2),
                 eval_batch=("int", self.eval_batch, 1), n_train=("int", self.n_train, 1),
-                n_test=("int", self.n_test, 1), n_train_eval=("int", self.n_train_eval, 1), seed=("int", self.seed, 0))
+                n_valid=("int", self.n_valid, 1), n_test=("int", self.n_test, 1), n_train_eval=("int", self.n_train_eval, 1), seed=("int", self.seed, 0))
+        if not isinstance(self.lr_grid, tuple) or not self.lr_grid:
+            raise ValueError(f"lr_grid must be a non-empty tuple of learning rates, got {self.lr_grid!r}")
+        for lr in self.lr_grid:
+            checked(lr_grid=("positive", lr))
+        if len(set(self.lr_grid)) != len(self.lr_grid):
+            raise ValueError(f"lr_grid must not repeat a learning rate, got {self.lr_grid}")
         if not self.checkpoints or any(not 0 <= c <= 1 for c in self.checkpoints):
             raise ValueError(f"checkpoints must be fractions in [0, 1], got {self.checkpoints}")
         if self.batch > self.n_train or self.eval_batch > self.n_train or self.n_train_eval > self.n_train:
@@ -123,7 +139,8 @@ class Settings:
 
 
 DEFAULT = Settings()
-QUICK = Settings(steps=300, seeds=3, batch=50, evaluations=4, checkpoints=(0.0, 1.0), draws=128, eval_batch=16)
+QUICK = Settings(steps=300, seeds=2, lr_grid=(3e-3, 1e-2), batch=50, evaluations=4, checkpoints=(0.0, 1.0), draws=128,
+                 eval_batch=16)
 
 
 def _minibatches(settings: Settings, step: int) -> np.ndarray:
@@ -133,10 +150,14 @@ def _minibatches(settings: Settings, step: int) -> np.ndarray:
 
 
 class Adam:
-    """Adam (Kingma and Ba, 2015) on a dict of arrays, every model its own moments: the default β and ε."""
+    """Adam (Kingma and Ba, 2015) on a dict of arrays, every model its own moments: the default β and ε.
 
-    def __init__(self, params: dict, lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
-        self.lr, self.beta1, self.beta2, self.eps, self.t = lr, beta1, beta2, eps, 0
+    ``lr`` is one learning rate, or one per model (shape ``(S,)``, the
+    parameters' leading axis).
+    """
+
+    def __init__(self, params: dict, lr, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
+        self.lr, self.beta1, self.beta2, self.eps, self.t = np.asarray(lr, dtype=np.float64), beta1, beta2, eps, 0
         self.m = {k: np.zeros_like(v) for k, v in params.items()}
         self.v = {k: np.zeros_like(v) for k, v in params.items()}
 
@@ -147,7 +168,8 @@ class Adam:
         for k, g in grads.items():
             self.m[k] += (1 - self.beta1) * (g - self.m[k])
             self.v[k] += (1 - self.beta2) * (g * g - self.v[k])
-            params[k] -= self.lr * (self.m[k] / c1) / (np.sqrt(self.v[k] / c2) + self.eps)
+            lr = self.lr.reshape(self.lr.shape + (1,) * (g.ndim - self.lr.ndim))
+            params[k] -= lr * (self.m[k] / c1) / (np.sqrt(self.v[k] / c2) + self.eps)
 
 
 def estimated_gradient(model: CategoricalVAE, estimator: Estimator, params: dict, x: np.ndarray, rng) -> dict:
@@ -164,36 +186,66 @@ def estimated_gradient(model: CategoricalVAE, estimator: Estimator, params: dict
     return negative_elbo_gradient(model, logits, cache, drec, problem.decoder_gradient())
 
 
-def train(estimator: Estimator, settings: Settings, data, *, index: int = 0, keep=()) -> dict:
-    """Train ``settings.seeds`` models with ``estimator``; return the ELBO curves, the time and the kept parameters.
+def split(settings: Settings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(train, valid, test)`` glyphs: one run of :func:`ils_ref.models.glyphs.train_test`, its training part split.
 
-    ``data`` is ``(train, test)`` images; ``keep`` lists steps whose parameters
-    are returned (before that step's update).  The estimator's draws come from
-    ``numpy.random.default_rng([seed, 2, index])``.
+    The test images are the same whatever ``n_valid`` is (they come after
+    ``n_train + n_valid`` training glyphs).
+    """
+    size = int(round(settings.model.pixels**0.5))
+    train_valid, test = train_test(settings.n_train + settings.n_valid, settings.n_test, seed=settings.seed, size=size)
+    if test.shape[1] != settings.model.pixels:
+        raise ValueError(f"the model's pixels ({settings.model.pixels}) must be a square number")
+    return train_valid[: settings.n_train], train_valid[settings.n_train :], test
+
+
+def train(estimator: Estimator, settings: Settings, data, *, index: int = 0, keep=()) -> dict:
+    """Train ``seeds`` models at every learning rate of ``lr_grid`` with ``estimator``, side by side.
+
+    ``data`` is :func:`split`'s ``(train, valid, test)``; ``keep`` lists steps
+    whose parameters are returned (before that step's update).  Model
+    ``g·S + s`` is seed ``s`` at ``lr_grid[g]``: every learning rate starts from
+    the same models and sees the same minibatches.  The estimator's draws come
+    from ``numpy.random.default_rng([seed, 2, index])``.
+
+    Returns the exact ``train``/``valid``/``test`` ELBO curves, each
+    ``(evaluations, G, S)``, the seconds spent in training steps, the kept and
+    final parameters (``G·S`` models) and the final test KL term ``(G, S)``.
     """
     model = settings.model
-    x_train, x_test = data
-    params = model.init(np.arange(settings.seeds))
-    adam = Adam(params, settings.lr)
+    x_train, x_valid, x_test = data
+    grid, seeds = len(settings.lr_grid), settings.seeds
+    params = model.init(np.tile(np.arange(seeds), grid))
+    adam = Adam(params, np.repeat(settings.lr_grid, seeds))
     rng = np.random.default_rng([settings.seed, 2, index])
     eval_steps = settings.eval_steps()
-    curves = {"train": np.empty((len(eval_steps), settings.seeds)), "test": np.empty((len(eval_steps), settings.seeds))}
+    evaluated = {"train": x_train[: settings.n_train_eval], "valid": x_valid, "test": x_test}
+    curves = {name: np.empty((len(eval_steps), grid, seeds)) for name in evaluated}
     kept, seconds, e = {}, 0.0, 0
     for step in range(settings.steps + 1):
         if step in keep:
             kept[step] = {k: v.copy() for k, v in params.items()}
         if step == eval_steps[e]:
-            curves["train"][e] = -exact_negative_elbo(model, params, x_train[: settings.n_train_eval], gradient=False)[0]
-            curves["test"][e] = -exact_negative_elbo(model, params, x_test, gradient=False)[0]
+            for name, x in evaluated.items():
+                curves[name][e] = -exact_negative_elbo(model, params, x, gradient=False)[0].reshape(grid, seeds)
             e += 1
         if step == settings.steps:
             break
         start = time.perf_counter()
-        grads = estimated_gradient(model, estimator, params, x_train[_minibatches(settings, step)], rng)
+        batch = np.tile(_minibatches(settings, step), (grid, 1))
+        grads = estimated_gradient(model, estimator, params, x_train[batch], rng)
         adam.step(params, grads)
         seconds += time.perf_counter() - start
-    test_kl = elbo_terms(model, params, x_test)[1]
+    test_kl = elbo_terms(model, params, x_test)[1].reshape(grid, seeds)
     return {"curves": curves, "seconds": seconds, "kept": kept, "params": params, "test_kl": test_kl}
+
+
+def choose_lr(valid: np.ndarray) -> int:
+    """The index of the learning rate whose models end with the best mean validation ELBO (``valid``: ``(G, S)``).
+
+    The first such index on a tie.
+    """
+    return int(np.argmax(np.asarray(valid, dtype=np.float64).mean(axis=1)))
 
 
 def gradient_statistics(estimator: Estimator, settings: Settings, checkpoints: dict, x: np.ndarray, *, index: int = 0):
@@ -244,41 +296,51 @@ def run(settings: Settings = DEFAULT, estimators=None, *, progress=None) -> dict
     if not estimators or estimators[0].name != "exact":
         raise ValueError("the first estimator must be the exact gradient (the checkpoints follow its trajectory)")
     started = time.perf_counter()
-    data = train_test(settings.n_train, settings.n_test, seed=settings.seed, size=int(round(settings.model.pixels**0.5)))
-    if data[0].shape[1] != settings.model.pixels:
-        raise ValueError(f"the model's pixels ({settings.model.pixels}) must be a square number")
+    data = split(settings)
+    seeds = settings.seeds
     checkpoint_steps = settings.checkpoint_steps()
     x_eval = data[0][: settings.eval_batch]
     rows, checkpoints = [], None
     for i, est in enumerate(estimators):
         t0 = time.perf_counter()
         trained = train(est, settings, data, index=i, keep=set(checkpoint_steps.tolist()) if i == 0 else ())
-        if i == 0:
-            checkpoints = trained["kept"]
+        curves = trained["curves"]
+        g = choose_lr(curves["valid"][-1])
+        if i == 0:  # the gradient is measured along the exact gradient's run at its chosen learning rate
+            checkpoints = {step: {k: v[g * seeds : (g + 1) * seeds] for k, v in kept.items()}
+                           for step, kept in trained["kept"].items()}
         stats = gradient_statistics(est, settings, checkpoints, x_eval, index=i)
-        final = trained["curves"]["test"][-1]
+        final = curves["test"][-1, g]
         mean, lo, hi = interval(final)
         rows.append({
             "name": est.label,
             "estimator": est.name,
             "params": dict(est.params),
             "draws_per_step": draws_per_step(est, settings.model),
+            "lr": settings.lr_grid[g],
+            "lr_grid": list(settings.lr_grid),
+            "lr_at_grid_edge": len(settings.lr_grid) > 1 and g in (0, len(settings.lr_grid) - 1),
+            "validation_elbo": curves["valid"][-1].mean(axis=1),
+            "validation_elbo_per_seed": curves["valid"][-1],
+            "final_test_elbo_by_lr": curves["test"][-1].mean(axis=1),
             "final_test_elbo": mean,
             "final_test_elbo_ci": [lo, hi],
             "final_test_elbo_per_seed": final,
-            "final_train_elbo": float(trained["curves"]["train"][-1].mean()),
-            "final_test_kl": float(trained["test_kl"].mean()),
+            "final_train_elbo": float(curves["train"][-1, g].mean()),
+            "final_test_kl": float(trained["test_kl"][g].mean()),
             "grad_bias": stats["bias"].mean(axis=1),
             "grad_bias_floor": stats["bias_floor"].mean(axis=1),
             "grad_variance": stats["variance"].mean(axis=1),
             "grad_snr_per_draw": stats["snr_per_draw"].mean(axis=1),
             "seconds": trained["seconds"],
             "seconds_per_step": trained["seconds"] / settings.steps,
-            "train_elbo_curve": trained["curves"]["train"],
-            "test_elbo_curve": trained["curves"]["test"],
+            "train_elbo_curve": curves["train"][:, g],
+            "validation_elbo_curve": curves["valid"][:, g],
+            "test_elbo_curve": curves["test"][:, g],
         })  # fmt: skip
         if progress is not None:
-            progress(f"[{i + 1}/{len(estimators)}] {est.label}: test ELBO {mean:.2f}, {time.perf_counter() - t0:.1f} s")
+            progress(f"[{i + 1}/{len(estimators)}] {est.label}: lr {settings.lr_grid[g]:g}, test ELBO {mean:.2f}, "
+                     f"{time.perf_counter() - t0:.1f} s")
     return {
         "model": {"pixels": settings.model.pixels, "latents": settings.model.latents,
                   "categories": settings.model.categories, "hidden": settings.model.hidden,
@@ -315,24 +377,29 @@ def summary_table(result: dict) -> str:
     """One line per estimator: draws, final test ELBO and interval, gradient bias, variance, SNR, seconds."""
     last = -1
     step = int(result["checkpoints"][last])
-    header = ("estimator", "draws", "test ELBO", "95% interval", "KL", f"bias@{step}", "floor", "rel. var",
+    header = ("estimator", "draws", "lr", "valid ELBO", "test ELBO", "95% interval", "KL", f"bias@{step}", "floor", "rel. var",
               "SNR/draw", "s/step")
     lines = [header]
     for r in result["estimators"]:
         snr = r["grad_snr_per_draw"][last]
         lines.append((
-            r["name"], str(r["draws_per_step"]), f"{r['final_test_elbo']:.2f}",
+            r["name"], str(r["draws_per_step"]), f"{r['lr']:g}" + ("*" if r["lr_at_grid_edge"] else ""),
+            f"{max(r['validation_elbo']):.2f}", f"{r['final_test_elbo']:.2f}",
             (f"[{r['final_test_elbo_ci'][0]:.2f}, {r['final_test_elbo_ci'][1]:.2f}]" if result["settings"]["seeds"] > 1
              else "n/a (1 seed)"), f"{r['final_test_kl']:.2f}",
             f"{r['grad_bias'][last]:.3g}", f"{r['grad_bias_floor'][last]:.3g}", f"{r['grad_variance'][last]:.3g}",
             "inf" if not np.isfinite(snr) else f"{snr:.3g}", f"{r['seconds_per_step'] * 1e3:.1f} ms",
         ))  # fmt: skip
     ok, message = harness_check(result)
-    return text_table(lines, rule=True) + f"\nharness check ({'holds' if ok else 'FAILS'}): {message}"
+    grid = ", ".join(f"{lr:g}" for lr in result["settings"]["lr_grid"])
+    return (text_table(lines, rule=True) + f"\nlr: the Adam learning rate of {{{grid}}} with the best mean validation "
+            f"ELBO (* at the grid's edge: a better one may lie beyond it); test numbers are at that rate"
+            f"\nharness check ({'holds' if ok else 'FAILS'}): {message}")
 
 
-def settings_for(*, quick: bool, steps=None, seeds=None) -> Settings:
-    """:data:`QUICK` or :data:`DEFAULT`, with ``steps``/``seeds`` replaced where given."""
+def settings_for(*, quick: bool, steps=None, seeds=None, lr_grid=None) -> Settings:
+    """:data:`QUICK` or :data:`DEFAULT`, with ``steps``/``seeds``/``lr_grid`` replaced where given."""
     base = QUICK if quick else DEFAULT
-    changes = {k: v for k, v in (("steps", steps), ("seeds", seeds)) if v is not None}
+    lr_grid = None if lr_grid is None else tuple(lr_grid)
+    changes = {k: v for k, v in (("steps", steps), ("seeds", seeds), ("lr_grid", lr_grid)) if v is not None}
     return replace(base, **changes)

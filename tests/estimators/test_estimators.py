@@ -10,6 +10,7 @@ from ils_ref.estimators.interface import (
     gumbel,
     ils,
     ils_expected_gradient,
+    ils_rescaled,
     reinforce,
     reinforce_loo,
     standard_estimators,
@@ -132,6 +133,22 @@ def test_ils_is_biased_on_the_bernoulli_quadratic_exactly():
     exact = exact_gradient(problem)
     for alpha in (1e-2, 1e-3):
         np.testing.assert_allclose(ils_expected_gradient(problem, alpha), 4 * alpha * exact, rtol=0.05)
+
+
+def test_rescaled_ils_is_ils_divided_by_alpha_on_the_same_draws():
+    problem = toy1()
+    for alpha in (0.1, 0.01):
+        scaled = ils_rescaled(alpha)(problem.logits, problem, np.random.default_rng(5), 3)
+        plain = ils(alpha)(problem.logits, problem, np.random.default_rng(5), 3)
+        np.testing.assert_array_equal(scaled, plain / alpha)
+        assert ils_rescaled(alpha).label == f"ils/alpha(alpha={alpha})"
+    # on a smooth loss ILS's mean is O(alpha): divided by alpha it stays of order 1 as alpha -> 0
+    smooth = bernoulli_quadratic(0.3)
+    means = [np.linalg.norm(ils_expected_gradient(smooth, a)) / a for a in (1e-2, 1e-3, 1e-4)]
+    assert max(means) / min(means) < 1.2 and min(means) > 0
+    for bad in (0.0, -1.0):
+        with pytest.raises(ValueError, match="alpha"):
+            ils_rescaled(bad)
 
 
 def test_loo_group_errors():

@@ -13,7 +13,7 @@ from ils_ref.models.vae import CategoricalVAE
 
 TINY = V.Settings(
     steps=12, seeds=2, batch=10, evaluations=3, checkpoints=(0.0, 1.0), draws=16, eval_batch=6,
-    n_train=60, n_test=20, n_train_eval=30, model=CategoricalVAE(pixels=64, latents=2, categories=3, hidden=8),
+    n_train=40, n_valid=20, n_test=20, n_train_eval=30, lr_grid=(3e-3, 3e-2), model=CategoricalVAE(pixels=64, latents=2, categories=3, hidden=8),
 )  # fmt: skip
 ESTIMATORS = [exact(), ils(0.1), reinforce_loo(2), reinmax(1.0)]
 
@@ -41,6 +41,9 @@ def test_the_json_keeps_its_contract(result):
         assert lo <= row["final_test_elbo"] <= hi
         assert len(row["grad_bias"]) == len(row["grad_variance"]) == len(doc["checkpoints"]) == 2
         assert row["seconds"] > 0
+        assert row["lr_grid"] == list(TINY.lr_grid) and len(row["validation_elbo"]) == len(TINY.lr_grid)
+        assert row["lr"] == TINY.lr_grid[int(np.argmax(row["validation_elbo"]))]  # chosen on validation only
+        assert row["final_test_elbo"] == pytest.approx(row["final_test_elbo_by_lr"][TINY.lr_grid.index(row["lr"])])
     assert [r["draws_per_step"] for r in doc["estimators"]] == [9, 1, 2, 1]
     first = doc["estimators"][0]
     assert first["grad_bias"] == [0.0, 0.0] and first["grad_variance"] == [0.0, 0.0]
@@ -64,6 +67,30 @@ def test_adams_first_step_moves_every_parameter_by_the_learning_rate():
     params = {"w": np.array([1.0, -2.0, 3.0])}
     V.Adam(params, lr=0.1).step(params, {"w": np.array([5.0, -1e-3, 0.0])})
     np.testing.assert_allclose(params["w"], [0.9, -1.9, 3.0], rtol=1e-6)  # m̂/√v̂ = sign(g) at t = 1
+
+
+def test_adam_with_one_learning_rate_per_model_moves_each_model_by_its_own():
+    params = {"w": np.ones((2, 3, 4)), "b": np.zeros((2, 4))}
+    V.Adam(params, lr=np.array([0.1, 0.01])).step(params, {"w": np.ones((2, 3, 4)), "b": -np.ones((2, 4))})
+    np.testing.assert_allclose(params["w"][0], 0.9, rtol=1e-6)
+    np.testing.assert_allclose(params["w"][1], 0.99, rtol=1e-6)
+    np.testing.assert_allclose(params["b"], [[0.1] * 4, [0.01] * 4], rtol=1e-6)
+
+
+def test_every_learning_rate_starts_from_the_same_models_and_the_data_are_disjoint():
+    data = V.split(TINY)
+    trained = V.train(exact(), replace(TINY, steps=2, evaluations=1), data)
+    start = trained["curves"]["test"][0]  # (G, S) at step 0
+    np.testing.assert_array_equal(start[0], start[1])
+    assert not np.array_equal(trained["curves"]["test"][-1][0], trained["curves"]["test"][-1][1])
+    assert [len(x) for x in data] == [TINY.n_train, TINY.n_valid, TINY.n_test]
+    # the test glyphs do not depend on how the training glyphs are split
+    np.testing.assert_array_equal(V.split(replace(TINY, n_train=50, n_valid=10))[2], data[2])
+
+
+def test_the_learning_rate_is_the_best_mean_validation_elbo():
+    assert V.choose_lr(np.array([[-3.0, -3.0], [-1.0, -4.0], [-2.0, -2.1]])) == 2  # means -3, -2.5, -2.05
+    assert V.choose_lr(np.array([[-1.0], [-1.0]])) == 0  # a tie: the first
 
 
 def test_the_harness_check_fails_when_an_estimator_beats_the_exact_gradient(result):
@@ -92,22 +119,26 @@ def test_bad_settings_are_named():
         V.run(TINY, [ils(0.1)])
     with pytest.raises(TypeError, match="settings"):
         V.run({"steps": 3})
+    for grid in ((), (1e-3, 1e-3), (1e-3, -1.0), [1e-3]):
+        with pytest.raises(ValueError, match="lr_grid"):
+            replace(TINY, lr_grid=grid)
 
 
 def test_the_command_writes_figures_and_json(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(V, "settings_for", lambda **kw: replace(TINY, **{k: v for k, v in kw.items() if k != "quick" and v}))
+    monkeypatch.setattr(V, "QUICK", TINY)
     monkeypatch.setattr(V, "vae_estimators", lambda: ESTIMATORS)
     out, doc = tmp_path / "figs", tmp_path / "vae.json"
-    code = main(["vae", "--quick", "--steps", "6", "--json", str(doc), "--out", str(out)])
+    code = main(["vae", "--quick", "--steps", "6", "--lr", "0.01", "--lr", "0.1", "--json", str(doc), "--out", str(out)])
     printed = capsys.readouterr().out
     assert code in (0, 1) and ("harness check (holds)" in printed) == (code == 0)
     assert (out / "vae_elbo.png").stat().st_size > 10_000 and (out / "vae_gradients.png").stat().st_size > 10_000
     loaded = json.loads(doc.read_text())
     assert loaded["settings"]["steps"] == 6 and len(loaded["estimators"]) == len(ESTIMATORS)
+    assert loaded["settings"]["lr_grid"] == [0.01, 0.1] and all(r["lr"] in (0.01, 0.1) for r in loaded["estimators"])
 
 
 def test_the_command_refuses_bad_usage_before_any_work(tmp_path, capsys):
-    for bad in (["--steps", "0"], ["--seeds", "0"], ["--steps", "x"]):
+    for bad in (["--steps", "0"], ["--seeds", "0"], ["--steps", "x"], ["--lr", "0"], ["--lr", "nan"]):
         with pytest.raises(SystemExit) as exc:
             main(["vae"] + bad)
         assert exc.value.code == 2
@@ -115,6 +146,8 @@ def test_the_command_refuses_bad_usage_before_any_work(tmp_path, capsys):
     blocker.write_text("")
     assert main(["vae", "--quick", "--out", str(blocker / "sub")]) == 2
     assert "cannot write" in capsys.readouterr().err
+    assert main(["vae", "--quick", "--lr", "0.01", "--lr", "0.01", "--out", str(tmp_path)]) == 2
+    assert "lr_grid" in capsys.readouterr().err
 
 
 def test_the_help_states_the_sizes_the_code_uses():
@@ -123,6 +156,8 @@ def test_the_help_states_the_sizes_the_code_uses():
     text = build_parser()._subparsers._group_actions[0].choices["vae"].format_help()
     assert f"default {V.DEFAULT.steps}; {V.QUICK.steps} with --quick" in " ".join(text.split())
     assert f"default {V.DEFAULT.seeds}; {V.QUICK.seeds} with --quick" in " ".join(text.split())
+    grids = [", ".join(f"{lr:g}" for lr in s.lr_grid) for s in (V.DEFAULT, V.QUICK)]
+    assert f"default {grids[0]}; {grids[1]} with --quick" in " ".join(text.split())
 
 
 def test_the_exact_estimator_through_the_interface_is_the_exact_elbo_gradient():
