@@ -46,7 +46,17 @@ def faithful_figure(result, path: str) -> None:
 
 
 def fair_figure(result, band, path: str) -> None:
-    """Three panels (ILS prototype, ILS default, Gumbel) on the same seeded problems, with the exact gradient."""
+    """:func:`draw_fair` written to ``path`` (PNG)."""
+    _save(draw_fair(result, band), path)
+
+
+def draw_fair(result, band):
+    """Three panels (ILS prototype, ILS default, Gumbel) on the same seeded problems, with the exact gradient.
+
+    Each panel's legend (its α or T values and the exact gradient) sits below
+    its axes, in a bottom margin kept free for it: never over the curves, never
+    past the figure's edge.  Returns the figure (not closed).
+    """
     steps = np.arange(result.steps)
     mean, low, high = band(result.curves)
     exact = [i for i, s in enumerate(result.settings) if s.estimator == "exact"]
@@ -55,8 +65,9 @@ def fair_figure(result, band, path: str) -> None:
         ("ILS, chain-ruled default (clip policy)", "ils", "alpha"),
         ("Gumbel-softmax (soft)", "gumbel", "T"),
     ]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 5.6), sharey=True)
-    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.1, top=0.86, wspace=0.05)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 6.2), sharey=True)
+    # bottom: the x label and then two legend rows below each panel
+    fig.subplots_adjust(left=0.065, right=0.99, bottom=0.21, top=0.87, wspace=0.05)
     for ax, (title, estimator, symbol) in zip(axes, panels):
         for i, s in enumerate(result.settings):
             if s.estimator != estimator:
@@ -71,15 +82,20 @@ def fair_figure(result, band, path: str) -> None:
         ax.set_yscale("log")
         ax.set_xlabel("SGD step")
         ax.grid(True, which="both", alpha=0.25)
-        # below the axes, never over the curves
-        ax.legend(fontsize=8.5, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
-    axes[0].set_ylabel("smoothed KL(pi_true || pi), mean over problems")
+        # below the x label, never over the curves; the bottom margin above keeps it inside the figure
+        ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
+    axes[0].set_ylabel("smoothed KL(pi_true || pi), nats (mean over problems)")
     axes[0].set_ylim(*_ylim(np.stack([low, high])))
     fig.suptitle(
         f"Toy experiment 1, fair: the same {len(result.seeds)} seeded problems for every setting, lr={result.lr:g}\n"
         f"lines: mean over the problems; shaded: 95% interval of that mean (1.96 sd / sqrt({len(result.seeds)}))",
         fontsize=11,
     )
+    return fig
+
+
+def _save(fig, path: str) -> None:
+    """Write ``fig`` to ``path`` (PNG) atomically, then close it."""
     write_atomically(path, lambda tmp: fig.savefig(tmp, dpi=110), suffix=".png")
     plt.close(fig)
 
