@@ -190,3 +190,33 @@ def test_the_fair_figure_shows_every_panels_legend_inside_the_figure_and_off_the
         drawn = [line.get_label() for line in ax.get_lines()]
         assert names == drawn and len(names) == 4  # three alpha or T values and the exact gradient
     plt.close(fig)
+
+
+def test_the_post_s_end_values_are_drawn_at_the_post_s_step_not_at_the_end_of_a_shorter_run():
+    from dataclasses import replace
+
+    from ils_ref.experiments.figures import POST_STEPS, draw_versus_post
+
+    short = reproduce.run(steps=20, seeds=1)
+    full = replace(short, steps=POST_STEPS, faithful=np.resize(short.faithful, (len(short.settings), POST_STEPS)))
+    for result in (short, full):
+        fig = draw_versus_post(result)
+        fig.canvas.draw()
+        assert_inside(fig, fig.legends)
+        names = fig.legends[0].get_texts()
+        for ax in fig.axes:
+            run, post, level = ax.get_lines()
+            post_end = post.get_xdata()[1]
+            assert list(post.get_xdata()) == [0, post_end]
+            if result is full:
+                assert post_end == POST_STEPS - 1 and not ax.patches  # at its step, no break
+                continue
+            # past the run's last step and the break, at a tick that names the post's step
+            (gap,) = ax.patches
+            gap_from, gap_to = gap.get_x(), gap.get_x() + gap.get_width()
+            assert run.get_xdata()[-1] < gap_from < post_end < gap_to <= ax.get_xlim()[1]
+            if ax.get_xlabel():  # the bottom row: the shared x axis shows its tick labels there
+                ticks = dict(zip(ax.get_xticks(), (t.get_text() for t in ax.get_xticklabels())))
+                assert ticks[post_end] == f"{POST_STEPS:,}\n(post)"
+        assert len(names) == (3 if result is full else 4)  # every line (and the break) named
+        plt.close(fig)
