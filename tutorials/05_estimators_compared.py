@@ -23,6 +23,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ils_ref.checking.statcheck import cosine, verdict  # noqa: E402
@@ -79,7 +80,10 @@ for name in PROBLEMS:
 # Top row: each setting as a point (variance of one estimate, bias norm of the mean), both
 # on log scales. An unbiased estimator's bias norm is Monte-Carlo noise, $\approx
 # \sqrt{\text{variance}/n}$, drawn as the grey line; points far above it are biased.
-# Bottom row: the cosine between the mean estimate and the exact gradient.
+# Bottom row: the cosine between the mean estimate and the exact gradient. A pale, hatched
+# bar marked `?` is a cosine the table marks `?` (`compare` sets `cosine_meaningful` to
+# false): the mean is within 3 standard errors of zero, so its direction, and the bar's
+# length and sign, are noise.
 
 # %%
 fig, axes = plt.subplots(2, 3, figsize=(17, 10), constrained_layout=True, height_ratios=[1.2, 1])
@@ -104,16 +108,31 @@ for col, name in enumerate(PROBLEMS):
     ax = axes[1, col]
     labels = [short(r["label"]) for r in ok]
     cos = np.array([r["cosine"] for r in ok])
-    ax.barh(range(len(ok)), cos, color=[FAMILY_COLORS[r["estimator"]] for r in ok])
+    bars = ax.barh(range(len(ok)), cos, color=[FAMILY_COLORS[r["estimator"]] for r in ok])
+    for y, (bar, r) in enumerate(zip(bars, ok)):
+        if not r["cosine_meaningful"]:  # compare's decision, the table's '?': the mean's direction is noise
+            bar.set_alpha(0.35)
+            bar.set_hatch("//")
+            ax.text(r["cosine"] + np.copysign(0.03, r["cosine"]), y, "?", ha="left" if r["cosine"] >= 0 else "right",
+                    va="center", fontsize=11, fontweight="bold")
     ax.set_yticks(range(len(ok)), labels, fontsize=7)
-    ax.set_xlim(min(0.0, cos.min()) - 0.05, 1.02)  # the axis fits the bars: negative only where a bar is
+    ax.set_xlim(min(0.0, cos.min()) - 0.12, 1.12)  # the axis fits the bars and their '?': negative only where a bar is
     ax.axvline(0, color="black", lw=0.6)
     ax.set_xlabel("cosine(mean estimate, exact gradient)")
     ax.invert_yaxis()
     ax.grid(True, axis="x", alpha=0.25)
 handles["noise level sqrt(variance / n)"] = noise
+noise_mark = ("? (pale bar): cosine is noise, the mean\nis within 3 standard errors of 0\n"
+              "(marked ? by ils-ref compare too)")
+handles[noise_mark] = Line2D([], [], ls="none", marker="$?$", color="black", markersize=9)
 fig.legend(handles.values(), handles.keys(), loc="outside right upper", fontsize=8, title="setting")
 show_figure(fig, "05_estimators_compared.png")
+
+# %%
+marked = {name: sum(t.get_text() == "?" for t in axes[1, col].texts) for col, name in enumerate(PROBLEMS)}
+table = {name: sum(not r.get("cosine_meaningful", True) for r in results[name][1]) for name in PROBLEMS}
+claims.check(f"the figure marks with ? exactly the cosines the table marks ? (per problem {marked})",
+             marked == table and sum(table.values()) > 0)
 
 
 # %% [markdown]

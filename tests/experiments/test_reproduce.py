@@ -2,6 +2,7 @@
 
 import re
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -154,3 +155,68 @@ def test_a_saved_run_is_reused_only_when_it_matches(tmp_path):
     assert source is None and result.steps == 5
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     assert load_npz(str(tmp_path / "junk.npz")) is None
+
+
+def legends_of(fig):
+    """The axes' legends, then the figure's."""
+    return [a.get_legend() for a in fig.axes if a.get_legend()] + list(fig.legends)
+
+
+def assert_inside(fig, artists):
+    """Every artist is drawn wholly inside the figure (not cut off by its edge)."""
+    for artist in artists:
+        box = artist.get_window_extent()
+        inside = fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 and fig.bbox.y0 <= box.y0 and box.y1 <= fig.bbox.y1
+        assert inside, f"{artist} at {box} is cut off by the figure's edge {fig.bbox}"
+
+
+def test_the_fair_figure_shows_every_panels_legend_inside_the_figure_and_off_the_curves():
+    from ils_ref.experiments.figures import draw_fair
+    from ils_ref.experiments.toy1 import band
+
+    result = reproduce.run(steps=20, seeds=2)
+    fig = draw_fair(result, band)
+    fig.canvas.draw()
+    legends = legends_of(fig)
+    assert len(legends) == 3
+    labels = [label for ax in fig.axes for label in (ax.xaxis.label, ax.yaxis.label) if label.get_text()]
+    assert len(labels) == 4  # three x labels, one shared y label
+    assert_inside(fig, labels)
+    for ax, legend in zip(fig.axes, legends):
+        assert_inside(fig, [legend])
+        assert legend.get_window_extent().y1 <= ax.xaxis.label.get_window_extent().y0, \
+            "the legend is drawn over the curves or the x label"
+        names = [t.get_text() for t in legend.get_texts()]
+        drawn = [line.get_label() for line in ax.get_lines()]
+        assert names == drawn and len(names) == 4  # three alpha or T values and the exact gradient
+    plt.close(fig)
+
+
+def test_the_post_s_end_values_are_drawn_at_the_post_s_step_not_at_the_end_of_a_shorter_run():
+    from dataclasses import replace
+
+    from ils_ref.experiments.figures import POST_STEPS, draw_versus_post
+
+    short = reproduce.run(steps=20, seeds=1)
+    full = replace(short, steps=POST_STEPS, faithful=np.resize(short.faithful, (len(short.settings), POST_STEPS)))
+    for result in (short, full):
+        fig = draw_versus_post(result)
+        fig.canvas.draw()
+        assert_inside(fig, fig.legends)
+        names = fig.legends[0].get_texts()
+        for ax in fig.axes:
+            run, post, level = ax.get_lines()
+            post_end = post.get_xdata()[1]
+            assert list(post.get_xdata()) == [0, post_end]
+            if result is full:
+                assert post_end == POST_STEPS - 1 and not ax.patches  # at its step, no break
+                continue
+            # past the run's last step and the break, at a tick that names the post's step
+            (gap,) = ax.patches
+            gap_from, gap_to = gap.get_x(), gap.get_x() + gap.get_width()
+            assert run.get_xdata()[-1] < gap_from < post_end < gap_to <= ax.get_xlim()[1]
+            if ax.get_xlabel():  # the bottom row: the shared x axis shows its tick labels there
+                ticks = dict(zip(ax.get_xticks(), (t.get_text() for t in ax.get_xticklabels())))
+                assert ticks[post_end] == f"{POST_STEPS:,}\n(post)"
+        assert len(names) == (3 if result is full else 4)  # every line (and the break) named
+        plt.close(fig)
