@@ -154,7 +154,7 @@ class Claims:
     """Claims a tutorial's prose makes, each checked where its numbers are printed."""
 
     def __init__(self):
-        self.results = []
+        self.results, self.skipped = [], []
 
     def check(self, text: str, ok) -> None:
         """Record and print one claim: ``text`` states the numbers, ``ok`` whether the prose's condition holds."""
@@ -162,9 +162,23 @@ class Claims:
         self.results.append((text, ok))
         print(f"  [{'claim holds' if ok else 'CLAIM FAILED'}] {text}")
 
+    def full_size(self, summary: str, ok, detail=None) -> None:
+        """A claim whose numbers only mean something at full size: checked there, named and skipped in quick mode.
+
+        ``ok`` (and ``detail``, which states the numbers) are functions of no
+        arguments, not called in quick mode, where what they read may not have
+        been computed.
+        """
+        if QUICK:
+            self.skipped.append(summary)
+            print(f"  [full size only, skipped in quick mode] {summary}")
+        else:
+            self.check(summary if detail is None else f"{summary} ({detail()})", ok())
+
     def finish(self) -> None:
         """Print how many claims hold; ``AssertionError`` naming those that do not."""
         failed = [t for t, ok in self.results if not ok]
-        print(f"\n{len(self.results) - len(failed)} of {len(self.results)} claims hold")
+        skipped = f" ({len(self.skipped)} full-size claims skipped in quick mode)" if self.skipped else ""
+        print(f"\n{len(self.results) - len(failed)} of {len(self.results)} claims hold{skipped}")
         if failed:
             raise AssertionError("claims failed:\n" + "\n".join(failed))

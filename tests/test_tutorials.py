@@ -47,6 +47,23 @@ def test_a_failing_claim_fails_the_script(fresh_helper):
         claims.finish()
 
 
+@pytest.mark.parametrize("quick", ["1", ""])
+def test_a_full_size_claim_is_checked_at_full_size_and_named_as_skipped_in_quick_mode(quick, monkeypatch, capsys,
+                                                                                        fresh_helper):
+    monkeypatch.setenv("ILS_REF_QUICK", quick)
+    monkeypatch.setattr(sys, "argv", ["tutorial.py"])
+    from ils_ref.tutorial import Claims
+
+    claims = Claims()
+    claims.full_size("a wide claim", lambda: False, lambda: "with its numbers")
+    if quick:  # not evaluated: what it reads may not exist in quick mode
+        claims.finish()
+        assert "[full size only, skipped in quick mode] a wide claim" in capsys.readouterr().out
+    else:
+        with pytest.raises(AssertionError, match=r"a wide claim \(with its numbers\)"):
+            claims.finish()
+
+
 def test_show_source_prints_the_installed_code_with_its_file_and_line_numbers(capsys, fresh_helper):
     import inspect
 

@@ -11,23 +11,33 @@ import numpy as np  # noqa: E402
 from ..files import write_atomically  # noqa: E402
 from .vae import interval  # noqa: E402
 
-#: One colour per estimator family; settings within a family differ by line style.
+#: One colour per estimator family; settings within a family differ by line style and marker.
 FAMILY_COLORS = {
-    "exact": "black", "ils": "tab:blue", "ils-prototype": "tab:cyan", "gumbel": "tab:orange",
-    "straight-through": "tab:red", "reinforce-loo": "tab:green", "gumbel-rao": "tab:purple", "reinmax": "tab:brown",
+    "exact": "black", "ils": "tab:blue", "ils/alpha": "tab:olive", "ils-prototype": "tab:cyan",
+    "gumbel": "tab:orange", "straight-through": "tab:red", "reinforce-loo": "tab:green", "gumbel-rao": "tab:purple",
+    "reinmax": "tab:brown",
 }  # fmt: skip
 STYLES = ("-", "--", ":", "-.")
+MARKERS = ("o", "s", "^", "D")
 
 
 def _styles(rows):
-    """``(colour, linestyle)`` per row: the family's colour, the n-th setting of a family the n-th style."""
+    """``(colour, linestyle, marker)`` per row: the family's colour, the n-th setting of a family the n-th style."""
     seen = {}
     out = []
     for r in rows:
         n = seen.get(r["estimator"], 0)
         seen[r["estimator"]] = n + 1
-        out.append((FAMILY_COLORS.get(r["estimator"], "tab:gray"), STYLES[n % len(STYLES)]))
+        out.append((FAMILY_COLORS.get(r["estimator"], "tab:gray"), STYLES[n % len(STYLES)], MARKERS[n % len(MARKERS)]))
     return out
+
+
+def short_label(name: str) -> str:
+    """An estimator's label with its parameters abbreviated (``T``, ``α``, ``m``, ``M``), for crowded axes."""
+    for long, short in (("temperature=", "T="), ("alpha=", "α="), ("group=", "m="), ("samples=", "M="),
+                        (", prototype=True", ""), ("ils/alpha", "ils/α")):
+        name = name.replace(long, short)
+    return name
 
 
 def _save(fig, path: str) -> None:
@@ -36,60 +46,100 @@ def _save(fig, path: str) -> None:
 
 
 def elbo_figure(result: dict, path: str) -> None:
-    """Train and test ELBO against steps: the mean over seeds and its 95% band, one line per estimator."""
+    """Train and test ELBO against steps, one line per estimator at its chosen learning rate.
+
+    The mean over seeds, with its 95% band where there are at least three
+    seeds (with two, Student's t widens the band past anything it could
+    show).  The y range is that of the curves after the first quarter of the
+    run; the common starting value (every estimator starts from the same
+    models) is written at step 0.  The legend sits in the right margin.
+    """
     steps = np.asarray(result["eval_steps"])
     rows = result["estimators"]
-    fig, axes = plt.subplots(1, 2, figsize=(14, 6), sharey=True)
-    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.09, top=0.88, wspace=0.04)  # fixed: constrained layout costs seconds
+    seeds = np.asarray(rows[0]["test_elbo_curve"]).shape[1]
+    fig, axes = plt.subplots(1, 2, figsize=(15, 6.2), sharey=True)
+    fig.subplots_adjust(left=0.05, right=0.79, bottom=0.09, top=0.87, wspace=0.04)  # fixed: constrained layout costs seconds
+    start = max(1, len(steps) // 4)
+    means = np.array([np.asarray(r[k], dtype=float)[start:].mean(axis=1) for r in rows
+                      for k in ("train_elbo_curve", "test_elbo_curve")])
+    pad = 0.05 * (means.max() - means.min()) + 0.5
+    low, high = means.min() - pad, means.max() + pad
     for ax, key, title in zip(axes, ("train_elbo_curve", "test_elbo_curve"), ("train ELBO", "test ELBO")):
-        for r, (color, style) in zip(rows, _styles(rows)):
-            curve = np.asarray(r[key])  # (evaluations, seeds)
+        for r, (color, style, marker) in zip(rows, _styles(rows)):
+            curve = np.asarray(r[key], dtype=float)  # (evaluations, seeds)
             mean, lo, hi = np.array([interval(c) for c in curve]).T
-            ax.plot(steps, mean, color=color, ls=style, lw=2.2 if r["estimator"] == "exact" else 1.3, label=r["name"])
-            ax.fill_between(steps, lo, hi, color=color, alpha=0.08)
-        ax.set_title(f"{title} (nats per image), mean over {np.asarray(rows[0][key]).shape[1]} seeds, 95% band")
+            ax.plot(steps, mean, color=color, ls=style, marker=marker, ms=4, markevery=(start, 1),
+                    lw=2.2 if r["estimator"] == "exact" else 1.3, label=f"{short_label(r['name'])}, lr {r['lr']:g}")
+            if seeds >= 3:
+                ax.fill_between(steps, lo, hi, color=color, alpha=0.07)
+        first = float(np.asarray(rows[0][key], dtype=float)[0].mean())
+        if first < low:  # the start lies below the axis: say where
+            ax.annotate(f"step 0: {first:.1f}\n(every estimator;\nbelow the axis)", xy=(steps[0], low),
+                        xytext=(steps[0] + 0.02 * steps[-1], low + 0.12 * (high - low)), fontsize=8,
+                        arrowprops=dict(arrowstyle="->", color="gray"))
+        band = "95% band" if seeds >= 3 else "no band (fewer than 3 seeds)"
+        ax.set_title(f"{title}, mean over {seeds} seeds, {band}", fontsize=10.5)
         ax.set_xlabel("Adam step")
         ax.grid(True, alpha=0.3)
-    # the y range of the mean curves after the first quarter of the run: the start (about -177) would flatten the rest
-    start = max(1, len(steps) // 4)
-    means = np.array([np.asarray(r[k], dtype=float)[start:].mean(axis=1) for r in rows for k in ("train_elbo_curve", "test_elbo_curve")])
-    pad = 0.05 * (means.max() - means.min()) + 0.5
-    axes[0].set_ylim(means.min() - pad, means.max() + pad)
-    axes[0].set_ylabel("ELBO")
-    axes[1].legend(fontsize=8, loc="lower right")
+    axes[0].set_ylim(low, high)
+    axes[0].set_ylabel("ELBO (nats per image)")
+    handles, labels = axes[1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(0.795, 0.5), fontsize=8, frameon=False,
+               title="estimator, chosen learning rate", title_fontsize=8.5)
     fig.suptitle(f"Categorical VAE on glyphs: {result['model']['latents']} latents of K = "
-                 f"{result['model']['categories']}, every estimator from the same initial models", fontsize=12)
+                 f"{result['model']['categories']}, every estimator from the same initial models, "
+                 f"each at the learning rate with the best validation ELBO", fontsize=11.5)
     _save(fig, path)
 
 
-def gradient_figure(result: dict, path: str) -> None:
-    """Relative bias (with the measurement's floor) and SNR per draw at each checkpoint of the exact trajectory."""
+def gradient_figure(result: dict, path: str, *, ceiling: float = 1e2) -> None:
+    """Relative bias (with the measurement's floor) and SNR per draw at each checkpoint of the exact trajectory.
+
+    A bias the draws do not resolve (below its floor, or estimated as 0) is
+    drawn as a hollow bar up to the floor: "at most this", not a measurement.
+    Biases above ``ceiling`` are cut there and their value written on top
+    (the prototype's gradient is with respect to ``π``, not the logits, and
+    would flatten the scale).
+    """
     rows = [r for r in result["estimators"] if r["estimator"] != "exact"]
     checkpoints = [int(c) for c in result["checkpoints"]]
     x = np.arange(len(rows))
     width = 0.8 / len(checkpoints)
     fig, axes = plt.subplots(2, 1, figsize=(14, 8.5), sharex=True)
-    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.1, top=0.9, hspace=0.08)
+    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.1, top=0.9, hspace=0.1)
     shades = plt.cm.viridis(np.linspace(0.15, 0.85, len(checkpoints)))
+    bottom = 1e-3
     for j, (step, shade) in enumerate(zip(checkpoints, shades)):
         offset = (j - (len(checkpoints) - 1) / 2) * width
         bias = np.array([r["grad_bias"][j] for r in rows], dtype=float)
         floor = np.array([r["grad_bias_floor"][j] for r in rows], dtype=float)
-        axes[0].bar(x + offset, np.maximum(bias, 1e-4), width, color=shade, label=f"step {step}")
-        axes[0].scatter(x + offset, np.maximum(floor, 1e-4), marker="_", color="black", s=60, zorder=3,
+        resolved = bias > floor
+        shown = np.minimum(np.where(resolved, bias, floor), ceiling)
+        axes[0].bar((x + offset)[resolved], shown[resolved] - bottom, width, bottom=bottom, color=shade,
+                    label=f"step {step}")
+        axes[0].bar((x + offset)[~resolved], shown[~resolved] - bottom, width, bottom=bottom, facecolor="none",
+                    edgecolor=shade, hatch="//", lw=1.0, label=f"step {step}: below its floor (at most this)")
+        axes[0].scatter(x + offset, np.clip(floor, bottom, ceiling), marker="_", color="black", s=60, zorder=3,
                         label="measurement floor" if j == 0 else None)
+        for xi, b in zip(x + offset, bias):
+            if b > ceiling:
+                axes[0].annotate(f"{b:.1e}", (xi, ceiling), xytext=(0, 2), textcoords="offset points",
+                                 ha="center", fontsize=7)
         snr = np.array([np.nan if r["grad_snr_per_draw"][j] is None else r["grad_snr_per_draw"][j] for r in rows], dtype=float)
         axes[1].bar(x + offset, snr, width, color=shade, label=f"step {step}")
     axes[0].set_yscale("log")
+    axes[0].set_ylim(bottom, ceiling * 300)  # room above the ceiling for the legend
     axes[0].axhline(1.0, color="gray", lw=0.8, ls="--")
     axes[0].set_ylabel("relative bias  |E g_hat - g| / |g|")
-    axes[0].set_title("Bias of the reconstruction term's encoder-logit gradient against the exact gradient "
-                      "(bars at 1e-4 are below it; ticks: the smallest bias the draws resolve)", fontsize=10)
-    axes[0].legend(fontsize=8, ncol=len(checkpoints) + 1)
+    axes[0].set_title(f"Bias of the reconstruction term's encoder-logit gradient against the exact gradient "
+                      f"(hollow: not resolved by the draws; bars above {ceiling:g} cut, value on top)", fontsize=10)
+    axes[0].legend(fontsize=7.5, ncol=len(checkpoints) + 1, loc="upper right")
     axes[1].set_yscale("log")
     axes[1].set_ylabel("SNR per draw  |E g_hat| / sqrt(draws tr Cov)")
+    axes[1].set_title("signal to noise at equal cost (an estimate spending m draws is charged m)", fontsize=10)
     axes[1].set_xticks(x)
-    axes[1].set_xticklabels([r["name"].replace(", ", ",\n").replace("(", "\n(") for r in rows], fontsize=7)
+    axes[1].set_xticklabels([short_label(r["name"]).replace(", ", ",\n").replace("(", "\n(") for r in rows],
+                            fontsize=7.5)
     for ax in axes:
         ax.grid(True, axis="y", which="both", alpha=0.3)
     fig.suptitle("Gradient estimators at checkpoints of the exact-gradient trajectory", fontsize=12)
