@@ -50,6 +50,7 @@ from .estimators.ils import (
     ILSStep,
     ils_backward,
     ils_cache,
+    ils_first_order,
     ils_forward,
     ils_step,
 )
@@ -86,6 +87,7 @@ __all__ = [
     "ils_backward",
     "ils_step",
     "ils_cache",
+    "ils_first_order",
     "ILSCache",
     "ILSStep",
     "gumbel_softmax_forward",

@@ -70,6 +70,7 @@ CASES = {
                      {"dz": "grad", "cache": "cache", "alpha": "scalar"}, False),
     "ils_step": (R.ils_step, lambda: dict(dz=G, cache=_ils_cache(), alpha=0.1),
                  {"dz": "grad", "cache": "cache", "alpha": "scalar"}, True),
+    "ils_first_order": (R.ils_first_order, lambda: dict(dz=G, index=np.array([0, 2])), {"dz": "grad", "index": "index"}, False),
     "ils_cache": (R.ils_cache, lambda: dict(logits=LOGITS, index=np.array([0, 1])), {"logits": "logits", "index": "index"}, False),
     "gumbel_softmax_forward": (R.gumbel_softmax_forward, lambda: dict(logits=LOGITS, temperature=0.5, u=U_FULL),
                                {"logits": "logits", "temperature": "positive", "u": "noise"}, True),
