@@ -44,7 +44,7 @@ from ..validation import checked
 from .bernoulli import bernoulli_ils_backward, bernoulli_ils_forward
 from .gumbel import gumbel_softmax_backward, gumbel_softmax_forward
 from .gumbel_rao import gumbel_rao_backward_kernel, gumbel_rao_forward_kernel
-from .ils import ils_backward, ils_cache, ils_forward
+from .ils import ils_backward, ils_cache, ils_first_order, ils_forward
 from .reinmax import reinmax_backward_kernel, reinmax_forward_kernel
 
 
@@ -254,3 +254,25 @@ def ils_expected_gradient(problem, alpha: float, logits=None, **options) -> np.n
     cache = ils_cache(stacked, safe_index)
     grads = ils_backward(problem.grad(cache.z), cache, alpha, **options)
     return np.sum(weights * grads, axis=0)
+
+
+def ils_expected_first_order(problem, logits=None, policy: str = "clip") -> np.ndarray:
+    r"""``E[c]``, ILS's expected logit gradient divided by ``α`` as ``α → 0``, by enumerating the draws.
+
+    .. math::
+
+        \mathbb{E}[d\theta] = \alpha \sum_k \pi_k\, c(e_k) + O(\alpha^2),
+
+    ``c`` from :func:`ils_ref.ils_first_order` at ``dz = ∂f/∂z (e_k)``
+    (``E[π - z] = 0``).  Compare with :func:`ils_expected_gradient` divided by
+    a small ``α``.  The logits must be finite: a masked category would need
+    the ``w_j = 0`` rule that :func:`ils_ref.ils_first_order` does not see.
+    """
+    logits = problem.point(logits)
+    if not np.all(np.isfinite(logits)):
+        raise ValueError("logits must be finite for the first-order expectation (a -inf logit masks a category)")
+    k = logits.shape[-1]
+    index = np.broadcast_to(np.arange(k).reshape((k,) + (1,) * (logits.ndim - 1)), (k,) + logits.shape[:-1])
+    weights = np.moveaxis(softmax_kernel(logits), -1, 0)[..., None]  # (K, ..., 1): π_k of each enumerated draw
+    coefficients = ils_first_order(problem.grad(one_hot_kernel(index, k)), index, policy=policy)
+    return np.sum(weights * coefficients, axis=0)

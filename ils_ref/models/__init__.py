@@ -1,9 +1,10 @@
 """Models whose exact gradient is known: the toy problems and a categorical VAE, with its data.
 
-* :mod:`.problems` — losses per row ``f(z)`` (linear, Bernoulli quadratic, the
-  post's toy experiment) whose objective and gradient are exact by
-  enumerating the outcomes; the experiments train on them and the
-  statistical check measures estimators against them.
+* :mod:`.problems` — losses per row ``f(z)`` (linear, Bernoulli quadratic,
+  quadratic, the post's toy experiment) whose objective and gradient are
+  exact by enumerating the outcomes, and the relaxed objective ``f(π)``; the
+  experiments train on them and the statistical check measures estimators
+  against them.
 
 * :mod:`.mlp` — the pieces of a small MLP (linear, tanh, Bernoulli
   likelihood), each forward pass with its backward pass.

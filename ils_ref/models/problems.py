@@ -20,7 +20,7 @@ by enumeration (:func:`exact_gradient`):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -145,6 +145,27 @@ class Linear(Problem):
         return np.broadcast_to(self.c, z.shape).copy()
 
 
+@dataclass(frozen=True)
+class Quadratic(Problem):
+    r"""A quadratic loss per row, ``f(z) = ½ zᵀAz + bᵀz``, ``∂f/∂z = Az + b`` (``A`` symmetric).
+
+    ``a`` has shape ``(..., K, K)`` (one matrix per row), ``b`` and the logits
+    ``(..., K)``.  Unlike :class:`Linear`, ``∂f/∂z`` differs from vertex to
+    vertex, so ILS's target depends on the draw; unlike :class:`Toy1` it is
+    affine in ``z``, so ``E[∂f/∂z] = ∂f/∂z(π)``.
+    """
+
+    a: np.ndarray = None
+    b: np.ndarray = None
+    target: np.ndarray | None = None  # the relaxed minimiser, where the constructor knows it (:func:`convex_quadratic`)
+
+    def grad(self, z):
+        return np.matmul(self.a, z[..., None])[..., 0] + self.b  # A z + b, row by row (sample axes broadcast)
+
+    def f(self, z):
+        return np.sum(z * (0.5 * np.matmul(self.a, z[..., None])[..., 0] + self.b), axis=-1)
+
+
 # --------------------------------------------------------------------------
 # constructors
 
@@ -189,6 +210,53 @@ def make_linear(c, logits) -> Linear:
     if c.ndim == 0 or c.shape != logits.shape:
         raise ValueError(f"c has shape {c.shape} but logits has shape {logits.shape}; they must match")
     return Linear(name="linear", logits=logits.copy(), c=c.copy())
+
+
+def quadratic(*, seed: int = 0, rows: int = 4, categories: int = 4) -> Quadratic:
+    """A generic quadratic per row: ``A`` symmetric with standard-normal entries (indefinite), ``b`` and the logits standard normal, seeded."""
+    seed, rows, categories = checked(seed=("int", seed, 0), rows=("int", rows, 1), categories=("int", categories, 2))
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(rows, categories, categories))
+    return make_quadratic(a + np.swapaxes(a, -1, -2), rng.normal(size=(rows, categories)), rng.normal(size=(rows, categories)))
+
+
+def convex_quadratic(*, seed: int = 0, rows: int = 4, categories: int = 4) -> Quadratic:
+    r"""A convex quadratic per row whose relaxed minimiser is a random interior point ``t`` of the simplex.
+
+    .. math::
+
+        f(z) = \tfrac12 (z - t)^\top A (z - t) - \tfrac12 t^\top A t
+             = \tfrac12 z^\top A z - (At)^\top z,
+        \qquad A = M M^\top / K,
+
+    ``M`` standard normal ``(K, K)`` (so ``A`` is positive definite),
+    ``t ~ Dirichlet(1, ..., 1)`` and the logits standard normal, seeded.  The
+    relaxed objective ``f(π)`` is smallest at ``π = t`` (with the value
+    ``-½ tᵀAt``), kept as ``problem.target``; ``E f`` is linear in ``π``,
+    smallest at a vertex.
+    """
+    seed, rows, categories = checked(seed=("int", seed, 0), rows=("int", rows, 1), categories=("int", categories, 2))
+    rng = np.random.default_rng(seed)
+    m = rng.normal(size=(rows, categories, categories))
+    a = m @ np.swapaxes(m, -1, -2) / categories
+    t = rng.dirichlet(np.ones(categories), size=rows)
+    problem = make_quadratic(a, -np.matmul(a, t[..., None])[..., 0], rng.normal(size=(rows, categories)))
+    return replace(problem, target=t)
+
+
+def make_quadratic(a, b, logits) -> Quadratic:
+    """``f(z) = ½ zᵀAz + bᵀz`` per row: ``a`` of shape ``logits.shape + (K,)``, ``b`` of ``logits.shape``.
+
+    ``a`` is replaced by its symmetric part ``(A + Aᵀ)/2``, which gives the
+    same ``f`` and makes ``Az + b`` its gradient.
+    """
+    logits, a, b = checked(logits=("logits", logits), a=("real", a), b=("real", b))
+    if b.shape != logits.shape:
+        raise ValueError(f"b has shape {b.shape} but logits has shape {logits.shape}; they must match")
+    if a.shape != logits.shape + logits.shape[-1:]:
+        raise ValueError(f"a has shape {a.shape} but must have shape {logits.shape + logits.shape[-1:]} "
+                         f"(one K x K matrix per row of logits)")
+    return Quadratic(name="quadratic", logits=logits.copy(), a=a / 2 + np.swapaxes(a, -1, -2) / 2, b=b.copy())  # halves first: no overflow
 
 
 PROBLEMS = ("toy1", "bernoulli-quadratic", "linear")
@@ -238,3 +306,18 @@ def exact_gradient(problem: Problem, logits=None) -> np.ndarray:
     """
     logits = problem.point(logits)
     return softmax_backward_kernel(outcome_values(problem, logits), softmax_kernel(logits))
+
+
+def relaxed_objective(problem: Problem, logits=None) -> float:
+    """The *relaxed* objective ``Σ_r f_r(π_r)``, ``π = softmax(logits)``: ``f`` at the mean, not its mean."""
+    return float(np.sum(problem.f(softmax_kernel(problem.point(logits)))))
+
+
+def relaxed_gradient(problem: Problem, logits=None) -> np.ndarray:
+    r"""``∂/∂θ Σ_r f_r(softmax(θ)_r)`` = ``softmax_backward(∂f/∂z at π, π)``.
+
+    Zero at a stationary point of the relaxed objective; compare
+    :func:`exact_gradient`, the gradient of ``E f``.
+    """
+    probs = softmax_kernel(problem.point(logits))
+    return softmax_backward_kernel(problem.grad(probs), probs)

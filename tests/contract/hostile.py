@@ -105,6 +105,8 @@ CASES = {
     "make_toy1": (P.make_toy1, lambda: dict(target=PROBS, logits=LOGITS, smoothing=1e-8),
                   {"target": "probs", "logits": "logits", "smoothing": "positive"}, False),
     "make_linear": (P.make_linear, lambda: dict(c=G, logits=LOGITS), {"c": "array", "logits": "logits"}, False),
+    "make_quadratic": (P.make_quadratic, lambda: dict(a=np.stack([np.outer(g, g) for g in G]), b=G, logits=LOGITS),
+                       {"a": "array", "b": "array", "logits": "logits"}, False),
     "exact_gradient": (P.exact_gradient, lambda: dict(problem=P.linear(rows=2, categories=3), logits=LOGITS), {"logits": "logits"}, False),
     "check_unbiased": (S.check_unbiased, lambda: dict(estimator=E.reinforce(), problem=P.linear(), n_samples=50),
                        {"n_samples": "int", "seed": "int", "level": "scalar", "resolution": "positive"}, True),
