@@ -64,8 +64,8 @@ print(f"section 3: {len(size.probed)} estimators, {size.probe.seeds} models x {s
 # (`ils_ref.models.glyphs`). Pixels are 0 or 1 by construction, the holes of 0, 4, 6, 8, 9
 # stay empty (even-odd rule), and a seed gives the same images on any machine with the same
 # font files. Thirty prototypes with continuous nuisance variation: a few categorical latents
-# can explain most of an image, not all of it. 2,000 images train, 500 held-out renderings
-# test.
+# can explain most of an image, not all of it. 2,000 images are for training (section 4 holds the
+# last 500 of them out, to choose learning rates on), 500 held-out renderings test.
 
 # %%
 x_train, x_test = train_test(2000, 500, seed=0)

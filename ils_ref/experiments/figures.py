@@ -41,13 +41,12 @@ def faithful_figure(result, path: str) -> None:
     for ax in axes[:, 0]:
         ax.set_ylabel("smoothed KL(pi_true || pi)")
     fig.suptitle("Toy experiment 1, faithful: the post's six settings, each on its own fresh problem", fontsize=12)
-    write_atomically(path, lambda tmp: fig.savefig(tmp, dpi=110), suffix=".png")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def fair_figure(result, band, path: str) -> None:
     """:func:`draw_fair` written to ``path`` (PNG)."""
-    _save(draw_fair(result, band), path)
+    save_figure(draw_fair(result, band), path)
 
 
 def draw_fair(result, band):
@@ -94,7 +93,7 @@ def draw_fair(result, band):
     return fig
 
 
-def _save(fig, path: str) -> None:
+def save_figure(fig, path: str) -> None:
     """Write ``fig`` to ``path`` (PNG) atomically, then close it."""
     write_atomically(path, lambda tmp: fig.savefig(tmp, dpi=110), suffix=".png")
     plt.close(fig)
@@ -118,7 +117,7 @@ POST_STEPS = 50_000
 
 def versus_post_figure(result, path: str) -> None:
     """:func:`draw_versus_post` written to ``path`` (PNG)."""
-    _save(draw_versus_post(result), path)
+    save_figure(draw_versus_post(result), path)
 
 
 def draw_versus_post(result):

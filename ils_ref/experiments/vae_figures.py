@@ -8,7 +8,7 @@ matplotlib.use("Agg")  # files only: no display needed, also under CI
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ..files import write_atomically  # noqa: E402
+from .figures import save_figure  # noqa: E402
 from .vae import interval  # noqa: E402
 
 #: One colour per estimator family; settings within a family differ by line style and marker.
@@ -40,12 +40,12 @@ def short_label(name: str) -> str:
     return name
 
 
-def _save(fig, path: str) -> None:
-    write_atomically(path, lambda tmp: fig.savefig(tmp, dpi=110), suffix=".png")
-    plt.close(fig)
-
-
 def elbo_figure(result: dict, path: str) -> None:
+    """:func:`draw_elbo`, written to ``path``."""
+    save_figure(draw_elbo(result), path)
+
+
+def draw_elbo(result: dict):
     """Train and test ELBO against steps, one line per estimator at its chosen learning rate.
 
     The mean over seeds, with its 95% band where there are at least three
@@ -89,10 +89,15 @@ def elbo_figure(result: dict, path: str) -> None:
     fig.suptitle(f"Categorical VAE on glyphs: {result['model']['latents']} latents of K = "
                  f"{result['model']['categories']}, every estimator from the same initial models, "
                  f"each at the learning rate with the best validation ELBO", fontsize=11.5)
-    _save(fig, path)
+    return fig
 
 
-def gradient_figure(result: dict, path: str, *, ceiling: float = 1e2) -> None:
+def gradient_figure(result: dict, path: str) -> None:
+    """:func:`draw_gradients`, written to ``path``."""
+    save_figure(draw_gradients(result), path)
+
+
+def draw_gradients(result: dict, *, ceiling: float = 1e2):
     """Relative bias (with the measurement's floor) and SNR per draw at each checkpoint of the exact trajectory.
 
     A bias the draws do not resolve (below its floor, or estimated as 0) is
@@ -143,7 +148,7 @@ def gradient_figure(result: dict, path: str, *, ceiling: float = 1e2) -> None:
     for ax in axes:
         ax.grid(True, axis="y", which="both", alpha=0.3)
     fig.suptitle("Gradient estimators at checkpoints of the exact-gradient trajectory", fontsize=12)
-    _save(fig, path)
+    return fig
 
 
 def write_figures(result: dict, out: str) -> list[str]:

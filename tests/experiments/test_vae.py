@@ -171,3 +171,41 @@ def test_the_exact_estimator_through_the_interface_is_the_exact_elbo_gradient():
     assert set(through_interface) == set(closed_form)
     for k, g in closed_form.items():
         np.testing.assert_allclose(through_interface[k], g, rtol=1e-11, atol=1e-14)
+
+
+def test_the_elbo_figure_names_every_line_in_the_margin_and_says_where_step_0_is(result):
+    import matplotlib.pyplot as plt
+
+    from ils_ref.experiments.vae_figures import draw_elbo, short_label
+
+    fig = draw_elbo(result)
+    fig.canvas.draw()
+    (legend,) = fig.legends
+    names = [t.get_text() for t in legend.get_texts()]
+    assert names == [f"{short_label(r['name'])}, lr {r['lr']:g}" for r in result["estimators"]]
+    box, right_panel = legend.get_window_extent(), fig.axes[1].get_window_extent()
+    assert box.x0 >= right_panel.x1 and box.x1 <= fig.bbox.x1, "the legend covers the curves or is cut off"
+    low = fig.axes[0].get_ylim()[0]
+    starts = [float(np.mean(result["estimators"][0][k][0])) for k in ("train_elbo_curve", "test_elbo_curve")]
+    notes = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert len(notes) == sum(s < low for s in starts) and all(f"{s:.1f}" in " ".join(notes) for s in starts if s < low)
+    plt.close(fig)
+
+
+def test_the_gradient_figure_draws_unresolved_biases_as_floors_and_cuts_huge_ones_with_their_value(result):
+    import matplotlib.pyplot as plt
+
+    from ils_ref.experiments.vae_figures import draw_gradients
+
+    rigged = {**result, "estimators": [dict(r) for r in result["estimators"]]}
+    rigged["estimators"][1]["grad_bias"] = [0.0, 3.0e4]  # ILS: unresolved at the first checkpoint, huge at the last
+    rigged["estimators"][1]["grad_bias_floor"] = [0.2, 0.1]
+    fig = draw_gradients(rigged, ceiling=100.0)
+    bars = [p for p in fig.axes[0].patches]
+    hollow = [p for p in bars if p.get_facecolor()[3] == 0]
+    ax = fig.axes[0]
+    bottom = ax.get_ylim()[0]
+    assert any(abs(p.get_y() + p.get_height() - 0.2) < 1e-12 and p.get_y() == bottom for p in hollow)
+    assert max(p.get_y() + p.get_height() for p in bars) == 100.0  # cut at the ceiling
+    assert "3.0e+04" in [t.get_text() for t in ax.texts]
+    plt.close(fig)
