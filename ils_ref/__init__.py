@@ -50,10 +50,10 @@ from .estimators.ils import (
     ILSStep,
     ils_backward,
     ils_cache,
-    ils_first_order,
     ils_forward,
     ils_step,
 )
+from .estimators.ils_expansion import ils_first_order
 from .estimators.reinmax import ReinMaxCache, reinmax_backward, reinmax_forward
 from .gradcheck import VJPReport, assert_vjp, check_vjp, numerical_jacobian
 from .ops.divergence import (

@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 
 from ils_ref import check_vjp, ils_backward, ils_cache, one_hot  # noqa: E402
 from ils_ref.checking.statcheck import cosine  # noqa: E402
-from ils_ref.estimators.ils import ils_first_order  # noqa: E402
+from ils_ref.estimators.ils_expansion import ils_first_order  # noqa: E402
 from ils_ref.estimators.interface import exact, gumbel, ils, ils_rescaled, reinforce_loo, reinmax  # noqa: E402
 from ils_ref.experiments import vae as V  # noqa: E402
 from ils_ref.experiments.vae_figures import write_figures  # noqa: E402

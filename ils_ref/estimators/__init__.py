@@ -1,7 +1,7 @@
 """Layer 2, the estimators: ILS (Algorithm 1) and the estimators it is measured against.
 
-* :mod:`.ils` — Intermediate Loss Sampling, forward and backward (start here),
-  and its expansion to first order in α;
+* :mod:`.ils` — Intermediate Loss Sampling, forward and backward (start here);
+  :mod:`.ils_expansion` its expansion to first order in α;
   :mod:`.intermediate` its pluggable ``h`` and ``L_I``; :mod:`.ils_training` the
   kernel of the toy experiment's training loop (the same numbers in fewer
   passes; :func:`ils_ref.ils_backward` runs the readable one).

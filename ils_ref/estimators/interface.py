@@ -44,7 +44,8 @@ from ..validation import checked
 from .bernoulli import bernoulli_ils_backward, bernoulli_ils_forward
 from .gumbel import gumbel_softmax_backward, gumbel_softmax_forward
 from .gumbel_rao import gumbel_rao_backward_kernel, gumbel_rao_forward_kernel
-from .ils import ils_backward, ils_cache, ils_first_order, ils_forward
+from .ils import ils_backward, ils_cache, ils_forward
+from .ils_expansion import ils_first_order
 from .reinmax import reinmax_backward_kernel, reinmax_forward_kernel
 
 
