@@ -169,6 +169,8 @@ class Claims:
         arguments, not called in quick mode, where what they read may not have
         been computed.
         """
+        if not callable(ok) or not (detail is None or callable(detail)):
+            raise TypeError("ok and detail must be functions of no arguments (they are not called in quick mode)")
         if QUICK:
             self.skipped.append(summary)
             print(f"  [full size only, skipped in quick mode] {summary}")

@@ -55,6 +55,8 @@ def test_a_full_size_claim_is_checked_at_full_size_and_named_as_skipped_in_quick
     from ils_ref.tutorial import Claims
 
     claims = Claims()
+    with pytest.raises(TypeError, match="functions of no arguments"):  # refused in quick mode too
+        claims.full_size("a claim", False)
     claims.full_size("a wide claim", lambda: False, lambda: "with its numbers")
     if quick:  # not evaluated: what it reads may not exist in quick mode
         claims.finish()

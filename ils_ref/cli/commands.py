@@ -137,10 +137,12 @@ def vae_command(args: argparse.Namespace) -> int:
 
     from ..experiments.vae import (
         harness_check,
+        peak_bytes,
         run,
         settings_for,
         summary_table,
         to_json,
+        vae_estimators,
     )
     from ..experiments.vae_figures import write_figures
 
@@ -148,17 +150,14 @@ def vae_command(args: argparse.Namespace) -> int:
         return 2
     try:
         settings = settings_for(quick=args.quick, steps=args.steps, seeds=args.seeds, lr_grid=args.lr)
-    except ValueError as error:  # a repeated --lr
-        print(f"ils-ref vae: error: {error}", file=sys.stderr)
+    except ValueError as error:  # a repeated --lr, or one above 1
+        print(f"ils-ref vae: error: --lr: {error}", file=sys.stderr)
         return 2
     model = settings.model
-    # per seed: the decoder over every configuration for a batch, and the parameters with their Adam state
-    params = model.hidden * (model.pixels + model.width) * 2 + model.pixels + model.hidden * 2 + model.width
-    per_seed = 8.0 * (model.num_configurations * max(settings.batch, settings.eval_batch) * (model.pixels + model.hidden)
-                      + 16 * params)
-    models = settings.seeds * len(settings.lr_grid)
-    if models * per_seed > MAX_RESULT_BYTES:
-        return too_large("vae", f"--seeds {settings.seeds} with {len(settings.lr_grid)} learning rates", models * per_seed)
+    need = peak_bytes(settings, vae_estimators())
+    if need > MAX_RESULT_BYTES:
+        rates = len(settings.lr_grid)
+        return too_large("vae", f"--seeds {settings.seeds} with {rates} learning rate{'s' * (rates > 1)}", need)
     print(f"categorical VAE: {model.latents} latents of K = {model.categories} ({model.num_configurations} "
           f"configurations, enumerated for the exact ELBO), {settings.n_train} training glyphs, {settings.steps} Adam "
           f"steps of {settings.batch} images, {settings.seeds} seeds x {len(settings.lr_grid)} learning rates "

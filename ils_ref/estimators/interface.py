@@ -40,7 +40,7 @@ import numpy as np
 
 from ..ops.sampling import one_hot_kernel, sample_categorical_kernel
 from ..ops.softmax import softmax_kernel
-from ..validation import checked
+from ..validation import checked, finite
 from .bernoulli import bernoulli_ils_backward, bernoulli_ils_forward
 from .gumbel import gumbel_softmax_backward, gumbel_softmax_forward
 from .gumbel_rao import gumbel_rao_backward_kernel, gumbel_rao_forward_kernel
@@ -95,7 +95,8 @@ def ils_rescaled(alpha: float, **options) -> Estimator:
     inner = ils(alpha, **options)
 
     def fn(logits, problem, rng, n):
-        return inner.fn(logits, problem, rng, n) / alpha
+        with np.errstate(over="ignore"):  # reported by finite(), never returned
+            return finite(inner.fn(logits, problem, rng, n) / alpha, "ILS divided by alpha (alpha too small?)")
 
     return Estimator("ils/alpha", {"alpha": alpha, **options}, fn)
 

@@ -120,13 +120,23 @@ class Settings:
                 evaluations=("int", self.evaluations, 1), draws=("int", self.draws, 2),
                 eval_batch=("int", self.eval_batch, 1), n_train=("int", self.n_train, 1),
                 n_valid=("int", self.n_valid, 1), n_test=("int", self.n_test, 1), n_train_eval=("int", self.n_train_eval, 1), seed=("int", self.seed, 0))
+        if not isinstance(self.model, CategoricalVAE):
+            raise TypeError(f"model must be an ils_ref.models.vae.CategoricalVAE, got {type(self.model).__name__}")
+        if self.evaluations > self.steps:
+            raise ValueError(f"evaluations must be at most steps = {self.steps}, got {self.evaluations}")
         if not isinstance(self.lr_grid, tuple) or not self.lr_grid:
-            raise ValueError(f"lr_grid must be a non-empty tuple of learning rates, got {self.lr_grid!r}")
-        for lr in self.lr_grid:
-            checked(lr_grid=("positive", lr))
-        if len(set(self.lr_grid)) != len(self.lr_grid):
-            raise ValueError(f"lr_grid must not repeat a learning rate, got {self.lr_grid}")
-        if not self.checkpoints or any(not 0 <= c <= 1 for c in self.checkpoints):
+            raise ValueError(f"lr_grid must be a non-empty tuple of learning rates, got {self.lr_grid!r:.80}")
+        grid = tuple(float(checked(lr_grid=("positive", lr))) for lr in self.lr_grid)
+        if max(grid) > 1:
+            raise ValueError(f"lr_grid must hold Adam learning rates in (0, 1] (Adam moves every weight by about "
+                             f"the rate per step), got {max(grid):g}")
+        if len(set(grid)) != len(grid):
+            raise ValueError(f"lr_grid must not repeat a learning rate, got {grid}")
+        object.__setattr__(self, "lr_grid", grid)  # plain floats: what the JSON holds
+        if not isinstance(self.checkpoints, tuple) or not self.checkpoints:
+            raise TypeError(f"checkpoints must be a non-empty tuple of fractions, got {self.checkpoints!r:.80}")
+        fractions = tuple(float(checked(checkpoints=("nonnegative_scalar", c))) for c in self.checkpoints)
+        if any(c > 1 for c in fractions):
             raise ValueError(f"checkpoints must be fractions in [0, 1], got {self.checkpoints}")
         if self.batch > self.n_train or self.eval_batch > self.n_train or self.n_train_eval > self.n_train:
             raise ValueError(f"batch, eval_batch and n_train_eval must be at most n_train = {self.n_train}")
@@ -189,8 +199,11 @@ def estimated_gradient(model: CategoricalVAE, estimator: Estimator, params: dict
 def split(settings: Settings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(train, valid, test)`` glyphs: one run of :func:`ils_ref.models.glyphs.train_test`, its training part split.
 
-    The test images are the same whatever ``n_valid`` is (they come after
-    ``n_train + n_valid`` training glyphs).
+    The three sets never share an image.  They depend on the seed and on
+    ``n_train + n_valid`` and ``n_test`` (one generator draws every image's
+    attributes at once): the defaults give the same 2,000 training and 500
+    test glyphs as ``train_test(2000, 500)``, the last 500 training glyphs
+    held out for validation.
     """
     size = int(round(settings.model.pixels**0.5))
     train_valid, test = train_test(settings.n_train + settings.n_valid, settings.n_test, seed=settings.seed, size=size)
@@ -206,7 +219,9 @@ def train(estimator: Estimator, settings: Settings, data, *, index: int = 0, kee
     whose parameters are returned (before that step's update).  Model
     ``g·S + s`` is seed ``s`` at ``lr_grid[g]``: every learning rate starts from
     the same models and sees the same minibatches.  The estimator's draws come
-    from ``numpy.random.default_rng([seed, 2, index])``.
+    from ``numpy.random.default_rng([seed, 2, index])``, one stream for all
+    the models, so a stochastic estimator's run at one rate depends on the
+    grid it is trained in (the exact gradient's does not).
 
     Returns the exact ``train``/``valid``/``test`` ELBO curves, each
     ``(evaluations, G, S)``, the seconds spent in training steps, the kept and
@@ -243,9 +258,32 @@ def train(estimator: Estimator, settings: Settings, data, *, index: int = 0, kee
 def choose_lr(valid: np.ndarray) -> int:
     """The index of the learning rate whose models end with the best mean validation ELBO (``valid``: ``(G, S)``).
 
-    The first such index on a tie.
+    The first such index on a tie; a rate with a non-finite mean (a model
+    that diverged) is never chosen, and if every rate has one, ``ValueError``.
     """
-    return int(np.argmax(np.asarray(valid, dtype=np.float64).mean(axis=1)))
+    means = np.asarray(valid, dtype=np.float64).mean(axis=1)
+    if not np.isfinite(means).any():
+        raise ValueError("every learning rate of lr_grid diverged (no finite validation ELBO): try smaller rates")
+    return int(np.argmax(np.where(np.isfinite(means), means, -np.inf)))
+
+
+def peak_bytes(settings: Settings, estimators) -> float:
+    """An upper estimate of a run's memory: its larger phase (training, or the gradient statistics) and the parameters.
+
+    Training holds, per model (``seeds`` times the grid), the decoder over
+    every configuration for a batch and the test images' enumerated losses;
+    the gradient statistics hold, per seed, about four pixel-sized arrays for
+    each of ``draws`` estimates of the widest estimator on ``eval_batch`` images.
+    """
+    model = settings.model
+    models = settings.seeds * len(settings.lr_grid)
+    params = model.hidden * (model.pixels + model.width) * 2 + model.pixels + model.hidden * 2 + model.width
+    configurations = model.num_configurations
+    training = models * configurations * (max(settings.batch, settings.eval_batch) * (model.pixels + model.hidden)
+                                          + max(settings.n_test, settings.n_valid, settings.n_train_eval))
+    widest = max([draws_per_step(e, model) for e in estimators if e.name != "exact"], default=1)
+    statistics = settings.seeds * settings.draws * widest * settings.eval_batch * (4 * model.pixels + 2 * model.hidden)
+    return 8.0 * (max(training, statistics) + 16 * params * models)
 
 
 def gradient_statistics(estimator: Estimator, settings: Settings, checkpoints: dict, x: np.ndarray, *, index: int = 0):
@@ -266,6 +304,8 @@ def gradient_statistics(estimator: Estimator, settings: Settings, checkpoints: d
         for s in range(settings.seeds):
             one = estimate_statistics(estimates[:, s], g[s])
             g2 = float(np.sum(g[s] * g[s]))
+            if g2 == 0:  # a saturated encoder: no gradient to be relative to (NaN, null in JSON, "n/a" in the table)
+                g2 = np.nan
             noise = one["variance"] / settings.draws  # what the finite mean adds to ‖mean - g‖² on average
             stats["bias"][c, s] = np.sqrt(max(one["bias_norm"] ** 2 - noise, 0.0) / g2)
             stats["bias_floor"][c, s] = np.sqrt(noise / g2)
@@ -273,6 +313,13 @@ def gradient_statistics(estimator: Estimator, settings: Settings, checkpoints: d
             stats["snr_per_draw"][c, s] = one["snr"] / np.sqrt(draws)  # no noise: inf (null in JSON)
     return stats
 
+
+
+def seed_mean(values: np.ndarray) -> np.ndarray:
+    """The mean over seeds (axis 1) of the seeds where the measure is defined; NaN where it is defined for none."""
+    defined = ~np.isnan(values)
+    return np.where(defined.any(axis=1), np.where(defined, values, 0.0).sum(axis=1) / np.maximum(defined.sum(axis=1), 1),
+                    np.nan)
 
 
 def interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
@@ -293,6 +340,9 @@ def run(settings: Settings = DEFAULT, estimators=None, *, progress=None) -> dict
     if not isinstance(settings, Settings):
         raise TypeError(f"settings must be an ils_ref.experiments.vae.Settings, got {type(settings).__name__}")
     estimators = vae_estimators() if estimators is None else list(estimators)
+    if not all(isinstance(e, Estimator) for e in estimators):
+        raise TypeError("estimators must be ils_ref.estimators.interface.Estimator objects, got "
+                        + ", ".join(sorted({type(e).__name__ for e in estimators if not isinstance(e, Estimator)})))
     if not estimators or estimators[0].name != "exact":
         raise ValueError("the first estimator must be the exact gradient (the checkpoints follow its trajectory)")
     started = time.perf_counter()
@@ -319,7 +369,8 @@ def run(settings: Settings = DEFAULT, estimators=None, *, progress=None) -> dict
             "draws_per_step": draws_per_step(est, settings.model),
             "lr": settings.lr_grid[g],
             "lr_grid": list(settings.lr_grid),
-            "lr_at_grid_edge": len(settings.lr_grid) > 1 and g in (0, len(settings.lr_grid) - 1),
+            "lr_at_grid_edge": len(settings.lr_grid) > 1 and settings.lr_grid[g] in (min(settings.lr_grid),
+                                                                                       max(settings.lr_grid)),
             "validation_elbo": curves["valid"][-1].mean(axis=1),
             "validation_elbo_per_seed": curves["valid"][-1],
             "final_test_elbo_by_lr": curves["test"][-1].mean(axis=1),
@@ -328,10 +379,7 @@ def run(settings: Settings = DEFAULT, estimators=None, *, progress=None) -> dict
             "final_test_elbo_per_seed": final,
             "final_train_elbo": float(curves["train"][-1, g].mean()),
             "final_test_kl": float(trained["test_kl"][g].mean()),
-            "grad_bias": stats["bias"].mean(axis=1),
-            "grad_bias_floor": stats["bias_floor"].mean(axis=1),
-            "grad_variance": stats["variance"].mean(axis=1),
-            "grad_snr_per_draw": stats["snr_per_draw"].mean(axis=1),
+            **{f"grad_{k}": seed_mean(stats[k]) for k in ("bias", "bias_floor", "variance", "snr_per_draw")},
             "seconds": trained["seconds"],
             "seconds_per_step": trained["seconds"] / settings.steps,
             "train_elbo_curve": curves["train"][:, g],
@@ -373,6 +421,11 @@ def harness_check(result: dict) -> tuple[bool, str]:
                 f"best: {best['name']} {best['final_test_elbo']:.3f}")  # fmt: skip
 
 
+def _g3(value) -> str:
+    """A measure for the table: 3 significant digits, ``inf``, or ``n/a`` where undefined (NaN)."""
+    return "n/a" if value is None or np.isnan(value) else "inf" if np.isinf(value) else f"{value:.3g}"
+
+
 def summary_table(result: dict) -> str:
     """One line per estimator: draws, final test ELBO and interval, gradient bias, variance, SNR, seconds."""
     last = -1
@@ -381,14 +434,13 @@ def summary_table(result: dict) -> str:
               "SNR/draw", "s/step")
     lines = [header]
     for r in result["estimators"]:
-        snr = r["grad_snr_per_draw"][last]
         lines.append((
             r["name"], str(r["draws_per_step"]), f"{r['lr']:g}" + ("*" if r["lr_at_grid_edge"] else ""),
-            f"{max(r['validation_elbo']):.2f}", f"{r['final_test_elbo']:.2f}",
+            f"{r['validation_elbo'][list(r['lr_grid']).index(r['lr'])]:.2f}", f"{r['final_test_elbo']:.2f}",
             (f"[{r['final_test_elbo_ci'][0]:.2f}, {r['final_test_elbo_ci'][1]:.2f}]" if result["settings"]["seeds"] > 1
              else "n/a (1 seed)"), f"{r['final_test_kl']:.2f}",
-            f"{r['grad_bias'][last]:.3g}", f"{r['grad_bias_floor'][last]:.3g}", f"{r['grad_variance'][last]:.3g}",
-            "inf" if not np.isfinite(snr) else f"{snr:.3g}", f"{r['seconds_per_step'] * 1e3:.1f} ms",
+            *(_g3(r[k][last]) for k in ("grad_bias", "grad_bias_floor", "grad_variance", "grad_snr_per_draw")),
+            f"{r['seconds_per_step'] * 1e3:.1f} ms",
         ))  # fmt: skip
     ok, message = harness_check(result)
     grid = ", ".join(f"{lr:g}" for lr in result["settings"]["lr_grid"])
@@ -402,4 +454,6 @@ def settings_for(*, quick: bool, steps=None, seeds=None, lr_grid=None) -> Settin
     base = QUICK if quick else DEFAULT
     lr_grid = None if lr_grid is None else tuple(lr_grid)
     changes = {k: v for k, v in (("steps", steps), ("seeds", seeds), ("lr_grid", lr_grid)) if v is not None}
+    if steps is not None and steps < base.evaluations:  # a short run is evaluated at every step
+        changes["evaluations"] = steps
     return replace(base, **changes)

@@ -73,10 +73,11 @@ def draw_elbo(result: dict):
             if seeds >= 3:
                 ax.fill_between(steps, lo, hi, color=color, alpha=0.07)
         first = float(np.asarray(rows[0][key], dtype=float)[0].mean())
-        if first < low:  # the start lies below the axis: say where
-            ax.annotate(f"step 0: {first:.1f}\n(every estimator;\nbelow the axis)", xy=(steps[0], low),
-                        xytext=(steps[0] + 0.02 * steps[-1], low + 0.12 * (high - low)), fontsize=8,
-                        arrowprops=dict(arrowstyle="->", color="gray"))
+        if not low <= first <= high:  # the start lies off the axis: say where
+            edge, where, toward = (low, "below", 1) if first < low else (high, "above", -1)
+            ax.annotate(f"step 0: {first:.1f}\n(every estimator;\n{where} the axis)", xy=(steps[0], edge),
+                        xytext=(steps[0] + 0.02 * steps[-1], edge + toward * 0.12 * (high - low)), fontsize=8,
+                        va="center", arrowprops=dict(arrowstyle="->", color="gray"))
         band = "95% band" if seeds >= 3 else "no band (fewer than 3 seeds)"
         ax.set_title(f"{title}, mean over {seeds} seeds, {band}", fontsize=10.5)
         ax.set_xlabel("Adam step")
@@ -113,7 +114,10 @@ def draw_gradients(result: dict, *, ceiling: float = 1e2):
     fig, axes = plt.subplots(2, 1, figsize=(14, 8.5), sharex=True)
     fig.subplots_adjust(left=0.06, right=0.99, bottom=0.1, top=0.9, hspace=0.1)
     shades = plt.cm.viridis(np.linspace(0.15, 0.85, len(checkpoints)))
-    bottom = 1e-3
+    measured = np.array([[r[k][j] for k in ("grad_bias", "grad_bias_floor") for j in range(len(checkpoints))]
+                         for r in rows], dtype=float)
+    smallest = measured[measured > 0].min(initial=1e-3)
+    bottom = min(1e-3, 10 ** np.floor(np.log10(smallest)))  # every bar and floor above the axis's bottom
     for j, (step, shade) in enumerate(zip(checkpoints, shades)):
         offset = (j - (len(checkpoints) - 1) / 2) * width
         bias = np.array([r["grad_bias"][j] for r in rows], dtype=float)
@@ -126,10 +130,10 @@ def draw_gradients(result: dict, *, ceiling: float = 1e2):
                     edgecolor=shade, hatch="//", lw=1.0, label=f"step {step}: below its floor (at most this)")
         axes[0].scatter(x + offset, np.clip(floor, bottom, ceiling), marker="_", color="black", s=60, zorder=3,
                         label="measurement floor" if j == 0 else None)
-        for xi, b in zip(x + offset, bias):
-            if b > ceiling:
-                axes[0].annotate(f"{b:.1e}", (xi, ceiling), xytext=(0, 2), textcoords="offset points",
-                                 ha="center", fontsize=7)
+        for xi, b, f, ok in zip(x + offset, bias, floor, resolved):
+            if max(b, f) > ceiling:  # cut: write what the bar stands for (a floor is "at most")
+                axes[0].annotate(f"{b:.1e}" if ok else f"≤{f:.1e}", (xi, ceiling), xytext=(0, 2),
+                                 textcoords="offset points", ha="center", fontsize=7)
         snr = np.array([np.nan if r["grad_snr_per_draw"][j] is None else r["grad_snr_per_draw"][j] for r in rows], dtype=float)
         axes[1].bar(x + offset, snr, width, color=shade, label=f"step {step}")
     axes[0].set_yscale("log")
@@ -139,7 +143,9 @@ def draw_gradients(result: dict, *, ceiling: float = 1e2):
     axes[0].set_title(f"Bias of the reconstruction term's encoder-logit gradient against the exact gradient "
                       f"(hollow: not resolved by the draws; bars above {ceiling:g} cut, value on top)", fontsize=10)
     axes[0].legend(fontsize=7.5, ncol=len(checkpoints) + 1, loc="upper right")
-    axes[1].set_yscale("log")
+    snrs = np.array([[np.nan if v is None else v for v in r["grad_snr_per_draw"]] for r in rows], dtype=float)
+    if (np.isfinite(snrs) & (snrs > 0)).any():  # a log axis needs a finite positive value
+        axes[1].set_yscale("log")
     axes[1].set_ylabel("SNR per draw  |E g_hat| / sqrt(draws tr Cov)")
     axes[1].set_title("signal to noise at equal cost (an estimate spending m draws is charged m)", fontsize=10)
     axes[1].set_xticks(x)

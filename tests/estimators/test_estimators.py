@@ -149,6 +149,8 @@ def test_rescaled_ils_is_ils_divided_by_alpha_on_the_same_draws():
     for bad in (0.0, -1.0):
         with pytest.raises(ValueError, match="alpha"):
             ils_rescaled(bad)
+    with pytest.raises(ValueError, match="ILS divided by alpha"):  # 1/alpha beyond float64: an error, not inf
+        ils_rescaled(1e-320)(problem.logits, problem, np.random.default_rng(5), 1)
 
 
 def test_loo_group_errors():

@@ -209,3 +209,87 @@ def test_the_gradient_figure_draws_unresolved_biases_as_floors_and_cuts_huge_one
     assert max(p.get_y() + p.get_height() for p in bars) == 100.0  # cut at the ceiling
     assert "3.0e+04" in [t.get_text() for t in ax.texts]
     plt.close(fig)
+
+
+def test_a_diverged_learning_rate_is_never_chosen_and_all_diverged_is_an_error():
+    assert V.choose_lr(np.array([[np.nan, -1.0], [-3.0, -3.0], [-np.inf, -np.inf]])) == 1
+    with pytest.raises(ValueError, match="every learning rate of lr_grid diverged"):
+        V.choose_lr(np.array([[np.nan], [-np.inf]]))
+
+
+def test_settings_hold_plain_floats_and_name_what_is_wrong():
+    from fractions import Fraction
+
+    assert replace(TINY, lr_grid=(Fraction(1, 100), np.float32(0.5), np.array(0.25))).lr_grid == (0.01, 0.5, 0.25)
+    assert all(type(lr) is float for lr in replace(TINY, lr_grid=(np.array(0.25),)).lr_grid)
+    with pytest.raises(ValueError, match=r"lr_grid must hold Adam learning rates in \(0, 1\]"):
+        replace(TINY, lr_grid=(1e-3, 10.0))
+    with pytest.raises(TypeError, match="model"):
+        replace(TINY, model=None)
+    with pytest.raises(TypeError, match="checkpoints"):
+        replace(TINY, checkpoints=("a",))
+    with pytest.raises(TypeError, match="checkpoints"):
+        replace(TINY, checkpoints=0.5)
+    with pytest.raises(ValueError, match="evaluations must be at most steps"):
+        replace(TINY, evaluations=10**9)
+    with pytest.raises(TypeError, match="Estimator"):
+        V.run(TINY, [exact(), "ils"])
+    assert V.settings_for(quick=True, steps=2).evaluations == 2  # a short run is evaluated at every step
+
+
+def test_the_grid_edge_is_the_smallest_or_largest_rate_wherever_it_stands_in_the_grid():
+    settings = replace(TINY, lr_grid=(3e-3, 3e-2, 1e-3), steps=4, evaluations=1)
+    for row in V.run(settings, [exact(), ils(0.1)])["estimators"]:
+        assert row["lr_at_grid_edge"] == (row["lr"] in (1e-3, 3e-2))
+
+
+def test_a_saturated_encoder_has_no_relative_gradient_measures_rather_than_a_division_by_zero():
+    model = TINY.model
+    params = model.init([0, 1])
+    params["enc_w2"][:] = 0.0
+    params["enc_b2"][:] = np.tile([1000.0] + [0.0] * (model.categories - 1), model.latents)  # pi = e_0 exactly
+    stats = V.gradient_statistics(ils(0.1), replace(TINY, seeds=2), {0: params}, V.split(TINY)[0][:4])
+    assert np.isnan(stats["bias"]).all() and np.isnan(stats["variance"]).all()
+    assert np.isnan(V.seed_mean(stats["bias"])).all()
+    assert V.seed_mean(np.array([[1.0, np.nan], [np.nan, np.nan]])).tolist()[0] == 1.0
+
+
+def test_the_memory_guard_counts_the_gradient_statistics(capsys):
+    # 8 seeds at the default sizes: about 2.3 GiB in the gradient statistics alone (measured: 2.4 GiB peak)
+    assert V.peak_bytes(replace(V.DEFAULT, seeds=8, lr_grid=(0.01,)), V.vae_estimators()) > 2 * 1024**3
+    assert V.peak_bytes(V.DEFAULT, V.vae_estimators()) < 2 * 1024**3
+    assert main(["vae", "--seeds", "8", "--lr", "0.01", "--steps", "1"]) == 2
+    assert "GiB" in capsys.readouterr().err
+
+
+def test_the_gradient_figure_keeps_tiny_biases_above_its_floor_and_survives_no_finite_snr(result):
+    import matplotlib.pyplot as plt
+
+    from ils_ref.experiments.vae_figures import draw_gradients
+
+    rigged = {**result, "estimators": [dict(r) for r in result["estimators"]]}
+    rigged["estimators"][1]["grad_bias"] = [1e-6, 0.0]
+    rigged["estimators"][1]["grad_bias_floor"] = [1e-7, 500.0]  # unresolved, with a floor above the ceiling
+    for r in rigged["estimators"]:
+        r["grad_snr_per_draw"] = [None, None]
+    fig = draw_gradients(rigged, ceiling=100.0)
+    ax = fig.axes[0]
+    assert ax.get_ylim()[0] <= 1e-7
+    assert "≤5.0e+02" in [t.get_text() for t in ax.texts]
+    plt.close(fig)
+
+
+def test_the_elbo_figure_says_where_step_0_is_when_it_lies_above_the_axis(result):
+    import matplotlib.pyplot as plt
+
+    from ils_ref.experiments.vae_figures import draw_elbo
+
+    rigged = {**result, "estimators": [dict(r) for r in result["estimators"]]}
+    for r in rigged["estimators"]:  # every curve falls far below its start
+        for k in ("train_elbo_curve", "test_elbo_curve"):
+            curve = np.array(r[k], dtype=float)
+            curve[1:] -= 1000.0
+            r[k] = curve
+    fig = draw_elbo(rigged)
+    assert all("above the axis" in " ".join(t.get_text() for t in ax.texts) for ax in fig.axes[:2])
+    plt.close(fig)
