@@ -73,13 +73,14 @@ def draw_elbo(result: dict):
             if seeds >= 3:
                 ax.fill_between(steps, lo, hi, color=color, alpha=0.07)
         first = float(np.asarray(rows[0][key], dtype=float)[0].mean())
-        if not low <= first <= high:  # the start lies off the axis: say where
-            edge, where, toward = (low, "below", 1) if first < low else (high, "above", -1)
-            ax.annotate(f"step 0: {first:.1f}\n(every estimator;\n{where} the axis)", xy=(steps[0], edge),
-                        xytext=(steps[0] + 0.02 * steps[-1], edge + toward * 0.12 * (high - low)), fontsize=8,
-                        va="center", arrowprops=dict(arrowstyle="->", color="gray"))
+        start_note = ""
+        if not low <= first <= high:  # the start lies off the axis: say where, and mark the edge it lies beyond
+            where = "below" if first < low else "above"
+            start_note = f"\nstep 0 (every estimator): {first:.1f}, {where} the axis ({'▼' if first < low else '▲'})"
+            ax.plot([steps[0]], [low if first < low else high], marker="v" if first < low else "^", color="gray",
+                    ms=9, clip_on=False, zorder=5)
         band = "95% band" if seeds >= 3 else "no band (fewer than 3 seeds)"
-        ax.set_title(f"{title}, mean over {seeds} seeds, {band}", fontsize=10.5)
+        ax.set_title(f"{title}, mean over {seeds} seeds, {band}{start_note}", fontsize=10)
         ax.set_xlabel("Adam step")
         ax.grid(True, alpha=0.3)
     axes[0].set_ylim(low, high)
@@ -133,7 +134,7 @@ def draw_gradients(result: dict, *, ceiling: float = 1e2):
         for xi, b, f, ok in zip(x + offset, bias, floor, resolved):
             if max(b, f) > ceiling:  # cut: write what the bar stands for (a floor is "at most")
                 axes[0].annotate(f"{b:.1e}" if ok else f"≤{f:.1e}", (xi, ceiling), xytext=(0, 2),
-                                 textcoords="offset points", ha="center", fontsize=7)
+                                 textcoords="offset points", ha="center", va="bottom", rotation=90, fontsize=6.5)
         snr = np.array([np.nan if r["grad_snr_per_draw"][j] is None else r["grad_snr_per_draw"][j] for r in rows], dtype=float)
         axes[1].bar(x + offset, snr, width, color=shade, label=f"step {step}")
     axes[0].set_yscale("log")
