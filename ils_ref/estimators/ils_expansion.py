@@ -102,6 +102,7 @@ def ils_first_order(dz, index, policy="clip") -> np.ndarray:
             delta = np.minimum(delta, 0.0)  # Δ⁻: the clipped sample is z - αΔ⁻ exactly
         c = delta - one_hot_kernel(index, dz.shape[-1]) * delta.sum(axis=-1, keepdims=True)  # Δ - z ΣΔ
     if policy == "raise" and np.any(delta > 0):
-        raise ValueError(f"dz has an entry above the drawn category's in row {tuple(int(i) for i in np.argwhere(np.any(delta > 0, axis=-1))[0])}: "
+        row = tuple(int(i) for i in np.argwhere(np.any(delta > 0, axis=-1))[0])
+        raise ValueError(f"dz has an entry above the drawn category's in row {row}: "
                          f"z - alpha*Delta leaves the simplex at every alpha > 0 (policy='raise')")
     return finite(c, "the first-order coefficient of dz (g_j - g_k beyond float64?)")
