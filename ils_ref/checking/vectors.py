@@ -158,6 +158,11 @@ def case_problem(case) -> str | None:
                 return f"{group} lacks {name!r}"
             value = case[group][name]
             if isinstance(value, (bool, int, float)):
+                try:  # a 400-digit integer is valid JSON, and no float64
+                    if not np.isfinite(float(value)):
+                        return f"{group}.{name} is not finite"
+                except OverflowError:
+                    return f"{group}.{name} is a number beyond float64"
                 values[group, name] = value
                 continue
             try:
@@ -166,6 +171,8 @@ def case_problem(case) -> str | None:
                 return f"{group}.{name} is not an array of numbers ({type(exc).__name__})"
             if arr.size > MAX_VECTORS_BYTES // 8:
                 return f"{group}.{name} is too large"
+            if arr.size == 0:  # nothing would be compared: any implementation would pass
+                return f"{group}.{name} is empty (a case must compare at least one number)"
             values[group, name] = arr
     inputs = {name: v for (group, name), v in values.items() if group == "inputs"}
     problem, bound = bind_shapes(case["op"], inputs)

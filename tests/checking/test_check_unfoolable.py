@@ -200,6 +200,7 @@ MALFORMED = {
     "a +inf logit": lambda c: c["inputs"]["logits"][0].__setitem__(0, float("inf")),
     "an expected value of another shape": lambda c: c["expected"].update(dlogits=[[0.0]]),
     "a layout nobody knows": lambda c: c.update(layout="Z"),
+    "a 401-digit alpha": lambda c: c["inputs"].update(alpha=10**400),  # before: an OverflowError traceback, exit 1
 }
 
 
@@ -265,3 +266,21 @@ def test_case_notes_speak_for_the_policy_checked():
     signed_notes = " ".join(r.note for r in check(signed, policy="signed").results)
     assert "clipped at 0 (policy clip)" in clip_notes and "signed" not in clip_notes
     assert "kept (policy signed" in signed_notes and "clip" not in signed_notes  # before: "expected uses policy='clip'"
+
+
+@pytest.mark.parametrize("op", ["bernoulli_ils", "gaussian_ils"])
+def test_an_empty_case_is_malformed_because_it_would_pass_anything(op, tmp_path, capsys):
+    from ils_ref.checking.vectors import content_hash, dumps, generate
+
+    doc = json.loads(dumps(generate()))
+    case = next(c for c in doc["cases"] if c["op"] == op)
+    for group in ("inputs", "expected"):
+        for name, value in case[group].items():
+            if isinstance(value, list):
+                case[group][name] = []  # a batch of none: before, every implementation passed it
+    doc["cases"] = [case]
+    doc["sha256"] = content_hash(doc)
+    path = tmp_path / "v.json"
+    path.write_text(json.dumps(doc))
+    assert main(["check", "json:dumps", "--vectors", str(path)]) == 2
+    assert "empty" in capsys.readouterr().err
