@@ -197,6 +197,7 @@ def serve(conn, spec: str, cwd: str, output: str) -> None:
     os.dup2(fd, 1)
     os.dup2(fd, 2)  # what the checked code prints goes to a file the parent reads, not into the verdict
     conn.send_bytes(pack("started"))
+    sys.argv = [spec]  # spawn copies the parent's argv, which names the vectors file (--vectors): not the checked code's
     os.chdir(cwd)
     sys.path.insert(0, cwd)
     try:

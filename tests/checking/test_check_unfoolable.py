@@ -284,3 +284,25 @@ def test_an_empty_case_is_malformed_because_it_would_pass_anything(op, tmp_path,
     path.write_text(json.dumps(doc))
     assert main(["check", "json:dumps", "--vectors", str(path)]) == 2
     assert "empty" in capsys.readouterr().err
+
+
+def test_the_child_does_not_see_the_command_line_that_names_the_vectors_file(tmp_path, monkeypatch, capsys):
+    from importlib import resources
+
+    vectors = tmp_path / "v.json"
+    vectors.write_text(resources.files("ils_ref").joinpath("data/vectors.json").read_text(encoding="utf-8"))
+    argv = ["check", "peeker:fn", "--vectors", str(vectors), "--timeout", "20"]
+    monkeypatch.setattr("sys.argv", ["ils-ref"] + argv)  # as the command line sets it; spawn copies it to the child
+    peeker = """
+        import json, sys
+        import numpy as np
+        def fn(logits, index, dz, alpha):
+            if "--vectors" in sys.argv:  # read the expected values from the file the command line names
+                for c in json.load(open(sys.argv[sys.argv.index("--vectors") + 1]))["cases"]:
+                    if c["op"] == "ils_backward" and np.shape(c["inputs"]["dz"]) == np.shape(dz) and np.allclose(
+                            np.asarray(c["inputs"]["dz"], dtype=float), dz):
+                        return np.asarray(c["expected"]["dlogits"])
+            return np.zeros_like(logits)
+    """
+    code, text = run(argv, capsys, tmp_path, monkeypatch, peeker=peeker)
+    assert code == EXIT["fail"] and "PASS" not in text, text  # before: the child's sys.argv named the file
