@@ -210,12 +210,18 @@ def judge(op: str, case: dict, arrays: list, error: str | None, *, policy: str =
         if arr.shape != expected.shape:
             return failed(f"{name}: shape {arr.shape}, expected {expected.shape}")
         pairs.append((name, arr, expected))
-    low = [a.dtype for _, a, _ in pairs if a.dtype.kind == "f" and a.dtype.itemsize < 8]
-    dtype = str(min(low, key=lambda d: d.itemsize)) if low else "float64"  # the least precise it returned
-    if low and not given:
-        tol = dict(FLOAT16_TOL if dtype == "float16" else FLOAT32_TOL)
+
+    def precision(arr):  # the dtype an output is judged at: its own (a float16 output loosens no other output)
+        return str(arr.dtype) if arr.dtype.kind == "f" and arr.dtype.itemsize < 8 else "float64"
+
+    def tolerance(dtype):  # the case's (or the caller's) for float64, else the dtype's unless one was given
+        return tol if given or dtype == "float64" else dict(FLOAT16_TOL if dtype == "float16" else FLOAT32_TOL)
+
+    dtype = min((precision(a) for _, a, _ in pairs), key=lambda d: np.dtype(d).itemsize, default="float64")
+    case_tol = tolerance(dtype)  # reported: the least precise output's
     worst_abs, worst_rel, ok, detail, flag, diagnosis = 0.0, 0.0, True, "", "", ""
     for name, arr, expected in pairs:
+        out_tol = tolerance(precision(arr))
         arr = arr.astype(np.float64)
         if not np.all(np.isfinite(arr)):
             return failed(f"{name}: contains NaN or inf")
@@ -224,13 +230,13 @@ def judge(op: str, case: dict, arrays: list, error: str | None, *, policy: str =
             rel = np.where(err == 0, 0.0, err / np.abs(expected))
         worst_abs = max(worst_abs, float(err.max(initial=0.0)))
         worst_rel = max(worst_rel, float(rel.max(initial=0.0)))
-        bad = err > tol["atol"] + tol["rtol"] * np.abs(expected)
-        atol_only = (err > tol["rtol"] * np.abs(expected)) & ~bad & (rel > 1e-3)
+        bad = err > out_tol["atol"] + out_tol["rtol"] * np.abs(expected)
+        atol_only = (err > out_tol["rtol"] * np.abs(expected)) & ~bad & (rel > 1e-3)
         if atol_only.any() and not flag:
             at = tuple(int(i) for i in np.argwhere(atol_only)[0])
             flag = f"passes on atol only at {name}{list(at)} (relative error {float(rel[at]):.1e})"
         with np.errstate(divide="ignore", invalid="ignore"):  # zero tolerance (exact ops): any error is infinite
-            ratio = np.where(err == 0, 0.0, err / (tol["atol"] + tol["rtol"] * np.abs(expected)))  # > 1 fails
+            ratio = np.where(err == 0, 0.0, err / (out_tol["atol"] + out_tol["rtol"] * np.abs(expected)))  # > 1 fails
         if err.size and (bad.any() or (ok and not detail)):  # the worst entry: of the first failing output, else overall
             at = tuple(int(i) for i in np.unravel_index(int(np.argmax(ratio)), err.shape))
             detail = f"worst {name}{list(at)}: expected {float(expected[at]):.9g}, got {float(arr[at]):.9g}"
@@ -240,7 +246,7 @@ def judge(op: str, case: dict, arrays: list, error: str | None, *, policy: str =
             ok = False
             diagnosis = diagnose(op, inputs, expected, arr, policy)
     return CaseResult(ok=ok, max_abs_error=worst_abs, max_rel_error=worst_rel, dtype=dtype, detail=detail,
-                      diagnosis=diagnosis, flag=flag, **tol, **base)
+                      diagnosis=diagnosis, flag=flag, **case_tol, **base)
 
 
 def run_case(fn, op, case, *, policy: str = "clip", rtol=None, atol=None, framework: str = "numpy") -> CaseResult:

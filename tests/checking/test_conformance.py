@@ -257,3 +257,17 @@ def test_a_float16_implementation_is_labelled_and_judged_as_float16():
     assert "(float16)" in str(report) and "(float32)" not in str(report)
     assert report.ok, str(report)
     assert {r.dtype for r in check(lambda *a: ils_ok(*a).astype(np.float32), op="ils_backward").results} == {"float32"}
+
+
+def test_a_float16_output_does_not_loosen_the_tolerance_of_a_float64_one():
+    from ils_ref import kl_divergence_backward
+
+    def half_and_wrong(dout, p, q):  # dp in float16 (fine at float16), dq in float64 but 1e-6 off: a float64 failure
+        dp, dq = kl_divergence_backward(dout, p, q)
+        return dp.astype(np.float16), dq * (1 + 1e-6)
+
+    report = check(half_and_wrong, op="kl_divergence_backward")
+    assert not report.ok, str(report)  # before: judged wholly at float16's 1e-2 and passed
+    assert {r.dtype for r in report.results} == {"float16"}  # the report still names the least precise output
+    assert check(lambda *a: (kl_divergence_backward(*a)[0].astype(np.float16), kl_divergence_backward(*a)[1]),
+                 op="kl_divergence_backward").ok
