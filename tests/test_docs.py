@@ -222,6 +222,11 @@ def test_a_tutorial_page_renders_offline_with_its_outputs_and_figures(browser, s
     assert "quick mode" in state["text"]
     shot = screenshot(browser, f"{stem}.png")
     assert shot.stat().st_size > 20_000
+    from selenium.webdriver.common.by import By
+
+    figure = browser.find_elements(By.CSS_SELECTOR, "main img")[0]
+    browser.execute_script("arguments[0].scrollIntoView()", figure)
+    figure.screenshot(str(SHOTS / f"{stem}_figure.png"))  # the first figure as the page shows it
 
 
 def test_an_api_page_renders_its_docstring_math(browser, server):
