@@ -4,21 +4,21 @@ An :class:`Estimator` maps ``(logits, problem, rng, n)`` to ``n`` independent
 per-sample estimates of the logit gradient, shape ``(n, ..., K)``, computed
 for all samples at once (the sample axis is just one more batch axis).
 
-=====================  ====================================================  ==========
-estimator              one estimate                                          unbiased?
-=====================  ====================================================  ==========
-ILS                    ``ils_backward(∂L/∂z, cache, α)`` at a draw ``z``      no
-Gumbel-softmax         ``gumbel_softmax_backward(∂L/∂y)`` at a relaxed ``y``  no
-straight-through       the same with the one-hot ``y`` (``hard=True``)        no
-REINFORCE              ``f_r(z) (e_k - π_r)`` per row                          yes
-REINFORCE + LOO        ``(1/m) Σ_s (f_s - b_s)(e_{k_s} - π)``, ``b_s`` the    yes
+=====================  ========================================================  ==========
+estimator              one estimate                                              unbiased?
+=====================  ========================================================  ==========
+ILS                    ``ils_backward(∂L/∂z, cache, α)`` at a draw ``z``          no
+Gumbel-softmax         ``gumbel_softmax_backward(∂L/∂y)`` at a relaxed ``y``      no
+straight-through       the same with the one-hot ``y`` (``hard=True``)            no
+REINFORCE              ``f_r(z) (e_k - π_r)`` per row                              yes
+REINFORCE + LOO        ``(1/m) Σ_s (f_s - b_s)(e_{k_s} - π)``, ``b_s`` the        yes
                        mean of the other ``m-1`` draws' losses
-Gumbel-Rao             straight-through's soft gradient averaged over ``M``   no
+Gumbel-Rao             straight-through's soft gradient averaged over ``M``       no
                        perturbations that give the same draw
-ReinMax                ``2 J_{π_1}ᵀ g - ½ J_πᵀ g`` at a draw, ``π_1 =``        no
+ReinMax                ``2 J_{π_1}ᵀ g - ½ J_πᵀ g`` at a draw, ``π_1 =``            no
                        ``(z + softmax(θ/T))/2``
-exact                  the problem's exact gradient (no draw)                 yes
-=====================  ====================================================  ==========
+exact                  the problem's exact gradient (no draw)                     yes
+=====================  ========================================================  ==========
 
 REINFORCE weights each row's score by that row's own loss ``f_r`` (the rows
 are independent problems, so the other rows' losses would only add noise).

@@ -28,7 +28,7 @@ from .calls import MAX_BATCH_ELEMENTS, Caller
 from .core import EPS64, Resolution
 from .steps import shrink_until_finite
 
-#: The random walk's bound, in standard deviations (Hoeffding: P(|S| > Z·σ) <= 2·exp(-Z²/2) ~ 2%).
+#: The random walk's bound, in standard deviations (Hoeffding: P(``|S|`` > Z·σ) <= 2·exp(-Z²/2) ~ 2%).
 Z = 3.0
 #: Safety factor on one value's rounding in the random-walk model (the worst case is core.ROUNDING_FACTOR).
 WALK_FACTOR = 4.0

@@ -328,7 +328,7 @@ def _measured_noise(fc: Caller, flat: np.ndarray, y0: np.ndarray, seed: int) -> 
 
 #: The relative step of the noise probe (_measured_noise): 450 ulps or more of x, far below any curvature.
 NOISE_STEP = 1e-13
-#: Measured noise above this many ulps of |f| is worth a note.
+#: Measured noise above this many ulps of ``|f|`` is worth a note.
 NOISY_ULPS = 64
 
 
