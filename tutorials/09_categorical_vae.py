@@ -33,6 +33,7 @@ from ils_ref.estimators.ils_expansion import ils_first_order  # noqa: E402
 from ils_ref.estimators.interface import exact, gumbel, ils, ils_rescaled, reinforce_loo, reinmax  # noqa: E402
 from ils_ref.experiments import vae as V  # noqa: E402
 from ils_ref.experiments.vae_figures import write_figures  # noqa: E402
+from ils_ref.experiments.vae_report import harness_check, summary_table  # noqa: E402
 from ils_ref.models.glyphs import glyphs, train_test  # noqa: E402
 from ils_ref.models.vae import CategoricalVAE, LatentProblem, exact_negative_elbo, reconstruction_gradient  # noqa: E402
 from ils_ref.tutorial import Claims, out_folder, show_figure, show_file, show_source, sizes  # noqa: E402
@@ -268,7 +269,7 @@ claims.check(f"so its relative bias is about 1 at small alpha: {exact_bias:.3f} 
 
 # %%
 result = V.run(size.training, size.trained, progress=print)
-print(V.summary_table(result))
+print(summary_table(result))
 rows = result["estimators"]
 print("\nvalidation ELBO at each learning rate (mean over seeds; * the chosen rate):")
 print(f"{'estimator':42s}" + "".join(f"{lr:>12g}" for lr in result["settings"]["lr_grid"]))
@@ -284,7 +285,7 @@ scaled_rows = [r for r in rows if r["estimator"] == "ils/alpha"]
 st_row = by_name[gumbel(1.0, hard=True).label]
 plain, scaled = by_name[ils(0.01).label], by_name[ils_rescaled(0.01).label]
 rise = plain["test_elbo_curve"][-1].mean() - plain["test_elbo_curve"][0].mean()
-ok, message = V.harness_check(result)
+ok, message = harness_check(result)
 
 # %%
 claims.check("unscaled ILS's encoders collapse towards the prior: their final KL term is below a third of the exact "

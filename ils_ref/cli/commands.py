@@ -135,15 +135,8 @@ def reproduce_command(args: argparse.Namespace) -> int:
 def vae_command(args: argparse.Namespace) -> int:
     import time
 
-    from ..experiments.vae import (
-        harness_check,
-        peak_bytes,
-        run,
-        settings_for,
-        summary_table,
-        to_json,
-        vae_estimators,
-    )
+    from ..experiments.vae import peak_bytes, run, settings_for, vae_estimators
+    from ..experiments.vae_report import harness_check, summary_table, to_json
     from ..experiments.vae_figures import write_figures
 
     if not writable("vae", args.out, folder=True) or (args.json and not writable("vae", args.json)):
