@@ -22,6 +22,7 @@ import http.server
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -147,6 +148,7 @@ def open_page(driver, url: str) -> dict:
             if (n.parentElement.closest('pre, code, script, style, mjx-container, mjx-assistive-mml')) continue;
             const t = n.textContent;
             if (/\\\\\\(|\\\\\\[|\\$\\$|\\$[^$\\s][^$]*\\$/.test(t)) raw.push(t.trim().slice(0, 80));
+            else if (/\\\\[a-zA-Z]{2,}|\\^\\{|_\\{/.test(t)) raw.push(t.trim().slice(0, 80));  // a bare \\frac, ^{ or _{
         }
         return {images: images, math: math.length, untypeset: untypeset, raw: raw,
                 containers: document.querySelectorAll('mjx-container').length,
@@ -227,6 +229,25 @@ def test_a_tutorial_page_renders_offline_with_its_outputs_and_figures(browser, s
     figure = browser.find_elements(By.CSS_SELECTOR, "main img")[0]
     browser.execute_script("arguments[0].scrollIntoView()", figure)
     figure.screenshot(str(SHOTS / f"{stem}_figure.png"))  # the first figure as the page shows it
+
+
+def test_every_tutorial_page_and_every_page_with_math_renders_offline(browser, server, site):
+    """Not only the pages above: a broken figure or formula anywhere fails (a corrupted figure of tutorial 04 passed)."""
+    pages = sorted({p for p in site.rglob("*.html") if 'class="math' in p.read_text(encoding="utf-8")}
+                   | set((site / "tutorials").glob("[0-9][0-9]_*.html")))
+    assert len(pages) > 20
+    problems = []
+    for page in pages:
+        path = page.relative_to(site).as_posix()
+        state = open_page(browser, server + path)
+        try:
+            assert_rendered(state, server, min_math=0, min_images=0)
+            if path.startswith("tutorials/"):
+                claims = re.search(r"(\d+) of (\d+) claims hold", state["text"])
+                assert claims and claims.group(1) == claims.group(2), f"{path}: the claims cell's output"
+        except AssertionError as error:
+            problems.append(f"{path}: {error}")
+    assert not problems, "\n".join(problems[:10])
 
 
 def test_an_api_page_renders_its_docstring_math(browser, server):
