@@ -231,6 +231,13 @@ def standard_estimators(problem=None, alphas=ILS_ALPHAS) -> list[Estimator]:
     return out
 
 
+def _every_draw(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every row's ``K`` draws at once: the category ``index`` ``(K, ...)`` and its probability ``π_k`` ``(K, ..., 1)``."""
+    k = logits.shape[-1]
+    index = np.broadcast_to(np.arange(k).reshape((k,) + (1,) * (logits.ndim - 1)), (k,) + logits.shape[:-1])
+    return index, np.moveaxis(softmax_kernel(logits), -1, 0)[..., None]
+
+
 def ils_expected_gradient(problem, alpha: float, logits=None, **options) -> np.ndarray:
     r"""The exact expectation of the ILS estimate, by enumerating the ``K`` draws of every row.
 
@@ -246,12 +253,9 @@ def ils_expected_gradient(problem, alpha: float, logits=None, **options) -> np.n
     ``options`` go to :func:`ils_ref.ils_backward`.
     """
     logits = problem.point(logits)
-    k = logits.shape[-1]
-    index = np.broadcast_to(np.arange(k).reshape((k,) + (1,) * (logits.ndim - 1)), (k,) + logits.shape[:-1])
-    stacked = np.broadcast_to(logits, (k,) + logits.shape)
+    index, weights = _every_draw(logits)
+    stacked = np.broadcast_to(logits, index.shape + logits.shape[-1:])
     # masked categories (logit -inf) cannot be drawn; give them a valid index and zero weight
-    probs = softmax_kernel(logits)
-    weights = np.moveaxis(probs, -1, 0)[..., None]  # (K, ..., 1): π_k of each enumerated draw
     safe_index = np.where(weights[..., 0] > 0, index, np.argmax(logits, axis=-1))
     cache = ils_cache(stacked, safe_index)
     grads = ils_backward(problem.grad(cache.z), cache, alpha, **options)
@@ -273,8 +277,6 @@ def ils_expected_first_order(problem, logits=None, policy: str = "clip") -> np.n
     logits = problem.point(logits)
     if not np.all(np.isfinite(logits)):
         raise ValueError("logits must be finite for the first-order expectation (a -inf logit masks a category)")
-    k = logits.shape[-1]
-    index = np.broadcast_to(np.arange(k).reshape((k,) + (1,) * (logits.ndim - 1)), (k,) + logits.shape[:-1])
-    weights = np.moveaxis(softmax_kernel(logits), -1, 0)[..., None]  # (K, ..., 1): π_k of each enumerated draw
-    coefficients = ils_first_order(problem.grad(one_hot_kernel(index, k)), index, policy=policy)
+    index, weights = _every_draw(logits)
+    coefficients = ils_first_order(problem.grad(one_hot_kernel(index, logits.shape[-1])), index, policy=policy)
     return np.sum(weights * coefficients, axis=0)
