@@ -115,14 +115,15 @@ def draw_gradients(result: dict, *, ceiling: float = 1e2):
     fig, axes = plt.subplots(2, 1, figsize=(14, 8.5), sharex=True)
     fig.subplots_adjust(left=0.06, right=0.99, bottom=0.1, top=0.9, hspace=0.1)
     shades = plt.cm.viridis(np.linspace(0.15, 0.85, len(checkpoints)))
-    measured = np.array([[r[k][j] for k in ("grad_bias", "grad_bias_floor") for j in range(len(checkpoints))]
-                         for r in rows], dtype=float)
+    # (rows, checkpoints) each; a JSON null (a measure undefined at a saturated encoder) becomes NaN
+    biases, floors, snrs = (np.array([r[k] for r in rows], dtype=float).reshape(len(rows), len(checkpoints))
+                            for k in ("grad_bias", "grad_bias_floor", "grad_snr_per_draw"))
+    measured = np.concatenate([biases, floors], axis=None)
     smallest = measured[measured > 0].min(initial=1e-3)
     bottom = min(1e-3, 10 ** np.floor(np.log10(smallest)))  # every bar and floor above the axis's bottom
     for j, (step, shade) in enumerate(zip(checkpoints, shades)):
         offset = (j - (len(checkpoints) - 1) / 2) * width
-        bias = np.array([r["grad_bias"][j] for r in rows], dtype=float)
-        floor = np.array([r["grad_bias_floor"][j] for r in rows], dtype=float)
+        bias, floor = biases[:, j], floors[:, j]
         resolved = bias > floor
         shown = np.minimum(np.where(resolved, bias, floor), ceiling)
         axes[0].bar((x + offset)[resolved], shown[resolved] - bottom, width, bottom=bottom, color=shade,
@@ -135,8 +136,7 @@ def draw_gradients(result: dict, *, ceiling: float = 1e2):
             if max(b, f) > ceiling:  # cut: write what the bar stands for (a floor is "at most")
                 axes[0].annotate(f"{b:.1e}" if ok else f"≤{f:.1e}", (xi, ceiling), xytext=(0, 2),
                                  textcoords="offset points", ha="center", va="bottom", rotation=90, fontsize=6.5)
-        snr = np.array([np.nan if r["grad_snr_per_draw"][j] is None else r["grad_snr_per_draw"][j] for r in rows], dtype=float)
-        axes[1].bar(x + offset, snr, width, color=shade, label=f"step {step}")
+        axes[1].bar(x + offset, snrs[:, j], width, color=shade, label=f"step {step}")
     axes[0].set_yscale("log")
     axes[0].set_ylim(bottom, ceiling * 300)  # room above the ceiling for the legend
     axes[0].axhline(1.0, color="gray", lw=0.8, ls="--")
@@ -144,7 +144,6 @@ def draw_gradients(result: dict, *, ceiling: float = 1e2):
     axes[0].set_title(f"Bias of the reconstruction term's encoder-logit gradient against the exact gradient "
                       f"(hollow: not resolved by the draws; bars above {ceiling:g} cut, value on top)", fontsize=10)
     axes[0].legend(fontsize=7.5, ncol=len(checkpoints) + 1, loc="upper right")
-    snrs = np.array([[np.nan if v is None else v for v in r["grad_snr_per_draw"]] for r in rows], dtype=float)
     if (np.isfinite(snrs) & (snrs > 0)).any():  # a log axis needs a finite positive value
         axes[1].set_yscale("log")
     axes[1].set_ylabel("SNR per draw  |E g_hat| / sqrt(draws tr Cov)")
